@@ -1,0 +1,39 @@
+using System.Net;
+using LbProxy.Configuration;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Configuration;
+
+namespace LbProxy.Demo;
+
+/// <summary>The demo cluster must exist and listen on loopback: the demo never binds a public address.</summary>
+internal sealed class DemoConfigCheck(IOptions<DemoOptions> options) : IConfigCheck
+{
+    public void Check(IProxyConfig config, LbProxyConfigFile file, List<ConfigError> errors)
+    {
+        var demo = options.Value;
+        if (!demo.Enabled)
+        {
+            return;
+        }
+
+        var cluster = config.Clusters.FirstOrDefault(c => string.Equals(c.ClusterId, demo.Cluster, StringComparison.OrdinalIgnoreCase));
+        if (cluster is null)
+        {
+            errors.Add(file.ErrorAt(DemoOptions.SectionName + ":Cluster", $"demo cluster '{demo.Cluster}' is not among the clusters"));
+            return;
+        }
+
+        foreach (var (id, destination) in cluster.Destinations ?? new Dictionary<string, DestinationConfig>())
+        {
+            if (!DemoOrigins.TryGetLoopbackUrl(destination.Address, out _))
+            {
+                errors.Add(file.ErrorAt($"ReverseProxy:Clusters:{cluster.ClusterId}:Destinations:{id}:Address",
+                    $"demo origin '{id}' must have an http loopback address (127.0.0.1, [::1] or localhost), not '{destination.Address}'"));
+            }
+        }
+    }
+
+    internal static bool IsLoopback(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
+}

@@ -1,0 +1,29 @@
+using LbProxy.SampleOrigin;
+
+namespace LbProxy.Hosting;
+
+/// <summary><c>LbProxy origin --urls http://127.0.0.1:9001 --id a</c>: one sample image origin until Ctrl+C or SIGTERM.</summary>
+internal static class OriginCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var configuration = new ConfigurationBuilder().AddCommandLine(args).Build();
+        var url = configuration["urls"] ?? "http://127.0.0.1:9001";
+        var id = configuration["id"] ?? "origin";
+        using var stop = new CancellationTokenSource();
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+        await using var origin = await SampleOriginServer.StartAsync(id, url);
+        Console.Out.WriteLine($"sample origin {id} listening on {origin.Address}");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return 0;
+    }
+}
