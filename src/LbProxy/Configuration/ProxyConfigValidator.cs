@@ -32,7 +32,7 @@ internal sealed class ProxyConfigValidator(
         catch (Exception e)
         {
             errors.Add(file.ErrorAt("ReverseProxy", Describe(e)));
-            return errors;
+            return Sorted(errors);
         }
 
         var clusterIds = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
@@ -74,7 +74,7 @@ internal sealed class ProxyConfigValidator(
             check.Check(config, file, errors);
         }
 
-        return errors;
+        return Sorted(errors);
     }
 
     private void ValidateOptions(List<ConfigError> errors)
@@ -90,9 +90,10 @@ internal sealed class ProxyConfigValidator(
             {
                 if (failure is OptionsValidationException options)
                 {
+                    var section = SectionOf(options.OptionsType);
                     foreach (var message in options.Failures)
                     {
-                        errors.Add(file.ErrorAt("LbProxy", message));
+                        errors.Add(file.ErrorAt(KeyOf(section, message), message));
                     }
                 }
                 else
@@ -101,6 +102,22 @@ internal sealed class ProxyConfigValidator(
                 }
             }
         }
+    }
+
+    /// <summary>In file order, so that the report reads top to bottom.</summary>
+    private static List<ConfigError> Sorted(List<ConfigError> errors) =>
+        [.. errors.OrderBy(static e => e.Line ?? 0).ThenBy(static e => e.Column ?? 0)];
+
+    /// <summary>Every options class names its section in a <c>SectionName</c> constant.</summary>
+    private static string SectionOf(Type optionsType) =>
+        optionsType.GetField("SectionName")?.GetValue(null) as string ?? "LbProxy";
+
+    /// <summary>Validation messages start with the member's name ("ConnectTimeout: The field ..."): place the error there.</summary>
+    private static string KeyOf(string section, string message)
+    {
+        var colon = message.IndexOf(": ", StringComparison.Ordinal);
+        var member = colon > 0 ? message[..colon] : "";
+        return member.Length > 0 && member.All(char.IsLetterOrDigit) ? $"{section}:{member}" : section;
     }
 
     private static string Describe(Exception e)

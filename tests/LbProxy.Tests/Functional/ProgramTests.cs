@@ -1,0 +1,128 @@
+using System.Net;
+using LbProxy.SampleOrigin;
+using LbProxy.Tests.Infrastructure;
+
+namespace LbProxy.Tests.Functional;
+
+/// <summary>The program as a user runs it: a child process, its exit code and what it prints.</summary>
+public sealed class ProgramTests : IDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("lbproxy-program-");
+
+    [Fact]
+    public async Task Validate_ShippedConfig_ExitsZero()
+    {
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(RepositoryRoot.Path, Bound, "validate", "yarp.json");
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("config ok", output);
+    }
+
+    [Fact]
+    public async Task Validate_TruncatedFile_ExitsOneWithLineAndColumn()
+    {
+        var shipped = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot.Path, "yarp.json"));
+        var path = Write("truncated.json", shipped[..(shipped.Length / 2)]);
+
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, "validate", path);
+
+        Assert.Equal(1, exitCode);
+        Assert.Matches(@"truncated\.json:\d+:\d+: invalid JSON", output);
+    }
+
+    [Fact]
+    public async Task Validate_SemanticErrors_ExitsOneListingEveryErrorWithItsPlace()
+    {
+        var path = Write("bad.json", """
+            {
+              "ReverseProxy": {
+                "Routes": {
+                  "images": { "ClusterId": "nope", "Match": { "Path": "/images/{**path}" } },
+                  "broken": { "ClusterId": "empty", "Match": { "Path": "/x/{**path" } }
+                },
+                "Clusters": {
+                  "empty": { "Destinations": {} }
+                }
+              },
+              "LbProxy": { "Forwarding": { "ConnectTimeout": "00:10:00" } }
+            }
+            """);
+
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, "validate", path);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("bad.json:4:19: ReverseProxy:Routes:images:ClusterId: route 'images' names unknown cluster 'nope'", output);
+        Assert.Contains("cluster 'empty' has no destinations", output);
+        Assert.Contains("Invalid path '/x/{**path' for route 'broken'", output);
+        Assert.Contains("bad.json:11:32: LbProxy:Forwarding:ConnectTimeout: ", output);
+        Assert.Contains("4 error(s)", output);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("   \n")]
+    [InlineData("[1, 2]")]
+    [InlineData("{ \"ReverseProxy\": { \"Routes\": {}, \"Routes\": {} } }")]
+    public async Task Validate_UnusableFile_ExitsOne(string content)
+    {
+        var path = Write("unusable.json", content);
+
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, "validate", path);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("unusable.json", output);
+    }
+
+    [Fact]
+    public async Task Validate_MissingFile_ExitsOne()
+    {
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, "validate", "no-such.json");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("no-such.json", output);
+    }
+
+    [Fact]
+    public async Task Serve_BadConfig_ExitsOneWithTheSameMessage()
+    {
+        var path = Write("bad.json", """{ "ReverseProxy": { "Routes": { "r": { "ClusterId": "nope", "Match": { "Path": "/{**p}" } } } } }""");
+
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, "--config", path, "--urls", "http://127.0.0.1:0");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("route 'r' names unknown cluster 'nope'", output);
+        Assert.DoesNotContain("Now listening", output);
+    }
+
+    [Fact]
+    public async Task Serve_ConfigFromEnvironmentlessDefault_IsTheRepositoryYarpJsonAndServesTheDemo()
+    {
+        // As the README says: run from the clone with no other step; only the listen port differs.
+        await using var proxy = ProxyProcess.Start(RepositoryRoot.Path, "--urls", "http://127.0.0.1:0");
+        var address = await proxy.WaitUntilListeningAsync(Bound);
+        using var client = new HttpClient { BaseAddress = address };
+
+        var origins = new HashSet<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await client.GetAsync($"/images/demo-{i}.jpg");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("image/jpeg", response.Content.Headers.ContentType?.MediaType);
+            origins.Add(response.Headers.GetValues(SampleOriginServer.OriginIdHeader).Single());
+        }
+
+        Assert.Equal(["origin-a", "origin-b"], origins.Order());
+        using var healthz = await client.GetAsync("/_lb/healthz");
+        Assert.Equal(HttpStatusCode.OK, healthz.StatusCode);
+    }
+
+    public void Dispose() => _directory.Delete(recursive: true);
+
+    private string Write(string name, string content)
+    {
+        var path = Path.Combine(_directory.FullName, name);
+        File.WriteAllText(path, content);
+        return path;
+    }
+}

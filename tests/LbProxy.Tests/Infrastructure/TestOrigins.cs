@@ -1,0 +1,34 @@
+using LbProxy.SampleOrigin;
+
+namespace LbProxy.Tests.Infrastructure;
+
+/// <summary>Real sample image origins on 127.0.0.1:0, named origin-0, origin-1, ...</summary>
+internal sealed class TestOrigins : IAsyncDisposable
+{
+    private readonly List<SampleOriginServer> _origins;
+
+    private TestOrigins(List<SampleOriginServer> origins) => _origins = origins;
+
+    public IReadOnlyList<SampleOriginServer> All => _origins;
+
+    public SampleOriginServer this[int index] => _origins[index];
+
+    public static async Task<TestOrigins> StartAsync(int count, string prefix = "origin")
+    {
+        var origins = new List<SampleOriginServer>();
+        for (var i = 0; i < count; i++)
+        {
+            origins.Add(await SampleOriginServer.StartAsync($"{prefix}-{i}", "http://127.0.0.1:0"));
+        }
+
+        return new TestOrigins(origins);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var origin in _origins)
+        {
+            await origin.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using LbProxy.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace LbProxy.Tests.Infrastructure;
+
+/// <summary>
+/// A real LbProxy on Kestrel at 127.0.0.1:0, built through the same AddLbProxy / MapLbProxy as Program.cs,
+/// reading a real config file written to a temporary directory.
+/// </summary>
+internal sealed class TestProxy : IAsyncDisposable
+{
+    private TestProxy(WebApplication app, string configPath, Uri address)
+    {
+        App = app;
+        ConfigPath = configPath;
+        Address = address;
+        Client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false })
+        {
+            BaseAddress = address,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+    }
+
+    public WebApplication App { get; }
+
+    public string ConfigPath { get; }
+
+    public Uri Address { get; }
+
+    public HttpClient Client { get; }
+
+    public IServiceProvider Services => App.Services;
+
+    public static async Task<TestProxy> StartAsync(string configJson, params string[] extraArgs)
+    {
+        var directory = Directory.CreateTempSubdirectory("lbproxy-test-");
+        var configPath = Path.Combine(directory.FullName, "yarp.json");
+        await File.WriteAllTextAsync(configPath, configJson);
+        string[] args = ["--config", configPath, "--urls", "http://127.0.0.1:0", "--LbProxy:Logging:Level", "Warning", .. extraArgs];
+
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddLbProxy();
+        var app = builder.Build();
+        var errors = await app.ValidateLbProxyConfigAsync();
+        if (errors.Count > 0)
+        {
+            await app.DisposeAsync();
+            throw new InvalidOperationException("test config is invalid:\n" + string.Join("\n", errors));
+        }
+
+        app.MapLbProxy();
+        await app.StartAsync();
+        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
+        return new TestProxy(app, configPath, new Uri(addresses.Addresses.First()));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+        try
+        {
+            Directory.Delete(Path.GetDirectoryName(ConfigPath)!, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
