@@ -19,6 +19,8 @@ internal static class LbProxyHostingExtensions
         file.AddTo(builder.Configuration);
         builder.Services.AddSingleton(file);
         builder.Services.AddSingleton<ProxyConfigValidator>();
+        builder.Services.AddSingleton<ConfigState>();
+        builder.Services.AddSingleton(TimeProvider.System);
 
         builder.AddLbProxyLogging();
         builder.AddKestrelEdgeDefaults();
