@@ -9,16 +9,19 @@ namespace LbProxy.Configuration;
 internal sealed class ConfigState
 {
     private readonly TimeProvider _time;
-    private readonly object _writeLock = new();
+    private readonly Lock _writeLock = new();
     private ConfigStatus _current;
 
     public ConfigState(LbProxyConfigFile file, TimeProvider time)
     {
         _time = time;
-        _current = new ConfigStatus(file.FullPath, 1, HashOf(file.Content), time.GetUtcNow(), true, null, null, 0, 0, 0);
+        _current = new ConfigStatus(file.FullPath, 1, file.Hash, time.GetUtcNow(), true, null, null, 0, 0, 0);
     }
 
     public ConfigStatus Current => Volatile.Read(ref _current);
+
+    /// <summary>Raised after every recorded outcome (applied, refused, unchanged), on the reloading thread.</summary>
+    public event Action<ConfigStatus>? Changed;
 
     public static string HashOf(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(SHA256.HashData(content))[..16];
 
@@ -49,11 +52,14 @@ internal sealed class ConfigState
 
     private ConfigStatus Update(Func<ConfigStatus, DateTimeOffset, string?, ConfigStatus> change, string? argument)
     {
+        ConfigStatus next;
         lock (_writeLock)
         {
-            var next = change(_current, _time.GetUtcNow(), argument);
+            next = change(_current, _time.GetUtcNow(), argument);
             Volatile.Write(ref _current, next);
-            return next;
         }
+
+        Changed?.Invoke(next);
+        return next;
     }
 }

@@ -1,9 +1,7 @@
-using Yarp.ReverseProxy.Configuration;
-
 namespace LbProxy.Configuration;
 
-/// <summary>A stage's own check of the whole config, run by <see cref="ProxyConfigValidator"/>.</summary>
+/// <summary>A stage's own check of a whole candidate config, run by <see cref="ProxyConfigValidator"/>.</summary>
 internal interface IConfigCheck
 {
-    void Check(IProxyConfig config, LbProxyConfigFile file, List<ConfigError> errors);
+    void Check(ConfigCandidate candidate, List<ConfigError> errors);
 }

@@ -1,10 +1,9 @@
 using System.Text.Json;
-using Microsoft.Extensions.Configuration.EnvironmentVariables;
 
 namespace LbProxy.Configuration;
 
 /// <summary>
-/// The config file as read at start: its bytes checked for JSON syntax and duplicate keys, and a map
+/// The config file as read at start or on a reload: its bytes checked for JSON syntax and duplicate keys, and a map
 /// from every config key to its line and column so that later errors can name their place.
 /// </summary>
 internal sealed class LbProxyConfigFile
@@ -28,19 +27,30 @@ internal sealed class LbProxyConfigFile
 
     public byte[] Content { get; }
 
+    /// <summary>A short content hash: what status shows, and how an unchanged file is recognised.</summary>
+    public string Hash => ConfigState.HashOf(Content);
+
     /// <summary>Reads and checks the file; throws <see cref="ConfigFileException"/> with every problem found.</summary>
     public static LbProxyConfigFile Load(string path)
     {
         byte[] content;
         try
         {
+            // Follows symlinks, so a Kubernetes ConfigMap mount (yarp.json -> ..data/yarp.json) reads the current target.
             content = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigFileException([new ConfigError(path, null, null, null, $"cannot read the config file: {e.Message}")]);
+            var reason = e is FileNotFoundException or DirectoryNotFoundException ? "the config file is missing" : $"cannot read the config file: {e.Message}";
+            throw new ConfigFileException([new ConfigError(path, null, null, null, reason)]);
         }
 
+        return Parse(path, content);
+    }
+
+    /// <summary>Checks content read elsewhere; throws <see cref="ConfigFileException"/> with every problem found.</summary>
+    public static LbProxyConfigFile Parse(string path, byte[] content)
+    {
         if (content.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
         {
             throw new ConfigFileException([new ConfigError(path, null, null, null, "the config file is empty")]);
@@ -56,26 +66,11 @@ internal sealed class LbProxyConfigFile
         return new LbProxyConfigFile(path, content, positions);
     }
 
-    /// <summary>
-    /// Adds the file to the app's configuration below environment variables and the command line,
-    /// so that <c>LbProxy__AccessLog__Enabled=false</c> still overrides it.
-    /// </summary>
-    public void AddTo(IConfigurationManager configuration)
+    /// <summary>The content as configuration keys and values, as the JSON configuration provider reads them.</summary>
+    public IConfigurationRoot ToConfiguration()
     {
         using var stream = new MemoryStream(Content, writable: false);
-        var fileConfiguration = new ConfigurationBuilder().AddJsonStream(stream).Build();
-        var source = new ChainedConfigurationSource { Configuration = fileConfiguration, ShouldDisposeConfiguration = true };
-        var sources = configuration.Sources;
-        var index = sources.Count;
-        for (var i = 0; i < sources.Count; i++)
-        {
-            if (sources[i] is EnvironmentVariablesConfigurationSource { Prefix: null or "" })
-            {
-                index = i;
-            }
-        }
-
-        sources.Insert(index, source);
+        return new ConfigurationBuilder().AddJsonStream(stream).Build();
     }
 
     /// <summary>An error placed at a config key (<c>ReverseProxy:Routes:images:ClusterId</c>), or at its nearest parent.</summary>

@@ -4,39 +4,30 @@ using Yarp.ReverseProxy.Configuration;
 namespace LbProxy.Configuration;
 
 /// <summary>
-/// Validates the config as a whole: YARP's own parsing and validation of every route and cluster, the
-/// mistakes YARP accepts but an edge must not (a route naming an unknown cluster, a cluster with no
-/// destinations), and the LbProxy options. <c>validate PATH</c> and the start of the proxy run exactly this.
+/// Validates a candidate config as a whole: YARP's own validation of every route and cluster, the mistakes
+/// YARP accepts but an edge must not (a route naming an unknown cluster, a cluster with no destinations, a
+/// config with no routes at all), every options section, and each stage's own check. The start, every
+/// reload and <c>validate PATH</c> run exactly this.
 /// </summary>
 internal sealed class ProxyConfigValidator(
-    LbProxyConfigFile file,
-    IEnumerable<IProxyConfigProvider> providers,
     IConfigValidator yarpValidator,
-    IEnumerable<IConfigCheck> checks,
-    IServiceProvider services)
+    IEnumerable<IOptionsCheck> optionsChecks,
+    IEnumerable<IConfigCheck> checks)
 {
     private const string RoutesKey = "ReverseProxy:Routes";
     private const string ClustersKey = "ReverseProxy:Clusters";
 
-    public async Task<IReadOnlyList<ConfigError>> ValidateAsync()
+    public async Task<List<ConfigError>> ValidateAsync(ConfigCandidate candidate)
     {
+        var file = candidate.File;
         var errors = new List<ConfigError>();
-        ValidateOptions(errors);
-
-        IProxyConfig config;
-        try
+        foreach (var check in optionsChecks)
         {
-            // YARP's configuration provider parses lazily and throws on a value it cannot convert.
-            config = providers.First().GetConfig();
-        }
-        catch (Exception e)
-        {
-            errors.Add(file.ErrorAt("ReverseProxy", Describe(e)));
-            return Sorted(errors);
+            check.Check(candidate, errors);
         }
 
         var clusterIds = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var cluster in config.Clusters)
+        foreach (var cluster in candidate.Clusters)
         {
             clusterIds.Add(cluster.ClusterId);
             var key = $"{ClustersKey}:{cluster.ClusterId}";
@@ -51,7 +42,7 @@ internal sealed class ProxyConfigValidator(
             }
         }
 
-        foreach (var route in config.Routes)
+        foreach (var route in candidate.Routes)
         {
             var key = $"{RoutesKey}:{route.RouteId}";
             foreach (var e in await yarpValidator.ValidateRouteAsync(route))
@@ -69,15 +60,22 @@ internal sealed class ProxyConfigValidator(
             }
         }
 
+        if (candidate.Routes.Count == 0 && !AllowsNoRoutes(candidate))
+        {
+            errors.Add(file.ErrorAt(RoutesKey,
+                $"the config has no routes: it would answer every request with 404 (set {ConfigReloadOptions.SectionName}:AllowNoRoutes to true if that is meant)"));
+        }
+
         foreach (var check in checks)
         {
-            check.Check(config, file, errors);
+            check.Check(candidate, errors);
         }
 
         return Sorted(errors);
     }
 
-    private void ValidateOptions(List<ConfigError> errors)
+    /// <summary>Option failures of the merged configuration (file, environment and command line), at start.</summary>
+    public static void AddStartupFailures(IServiceProvider services, LbProxyConfigFile file, List<ConfigError> errors)
     {
         try
         {
@@ -88,39 +86,17 @@ internal sealed class ProxyConfigValidator(
             var failures = e is AggregateException aggregate ? aggregate.InnerExceptions : [e];
             foreach (var failure in failures)
             {
-                if (failure is OptionsValidationException options)
+                var message = failure is OptionsValidationException options ? string.Join("; ", options.Failures) : Describe(failure);
+                var error = file.ErrorAt("LbProxy", message);
+                if (!errors.Exists(existing => existing.Message.Contains(message, StringComparison.Ordinal) || message.Contains(existing.Message, StringComparison.Ordinal)))
                 {
-                    var section = SectionOf(options.OptionsType);
-                    foreach (var message in options.Failures)
-                    {
-                        errors.Add(file.ErrorAt(KeyOf(section, message), message));
-                    }
-                }
-                else
-                {
-                    errors.Add(file.ErrorAt("LbProxy", Describe(failure)));
+                    errors.Add(error);
                 }
             }
         }
     }
 
-    /// <summary>In file order, so that the report reads top to bottom.</summary>
-    private static List<ConfigError> Sorted(List<ConfigError> errors) =>
-        [.. errors.OrderBy(static e => e.Line ?? 0).ThenBy(static e => e.Column ?? 0)];
-
-    /// <summary>Every options class names its section in a <c>SectionName</c> constant.</summary>
-    private static string SectionOf(Type optionsType) =>
-        optionsType.GetField("SectionName")?.GetValue(null) as string ?? "LbProxy";
-
-    /// <summary>Validation messages start with the member's name ("ConnectTimeout: The field ..."): place the error there.</summary>
-    private static string KeyOf(string section, string message)
-    {
-        var colon = message.IndexOf(": ", StringComparison.Ordinal);
-        var member = colon > 0 ? message[..colon] : "";
-        return member.Length > 0 && member.All(char.IsLetterOrDigit) ? $"{section}:{member}" : section;
-    }
-
-    private static string Describe(Exception e)
+    internal static string Describe(Exception e)
     {
         var message = e.Message;
         for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
@@ -130,4 +106,11 @@ internal sealed class ProxyConfigValidator(
 
         return message;
     }
+
+    private static bool AllowsNoRoutes(ConfigCandidate candidate) =>
+        candidate.Configuration.GetValue<bool>($"{ConfigReloadOptions.SectionName}:{nameof(ConfigReloadOptions.AllowNoRoutes)}");
+
+    /// <summary>In file order, so that the report reads top to bottom.</summary>
+    private static List<ConfigError> Sorted(List<ConfigError> errors) =>
+        [.. errors.OrderBy(static e => e.Line ?? 0).ThenBy(static e => e.Column ?? 0)];
 }

@@ -1,3 +1,4 @@
+using LbProxy.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace LbProxy.Control;
@@ -6,8 +7,7 @@ internal static class ControlEndpoints
 {
     public static IServiceCollection AddLbProxyControl(this IServiceCollection services)
     {
-        services.AddOptions<ControlOptions>().BindConfiguration(ControlOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ControlOptions>, ControlOptionsValidator>();
+        services.AddLbProxyOptions<ControlOptions, ControlOptionsValidator>(ControlOptions.SectionName);
         services.AddSingleton<Readiness>();
         return services;
     }

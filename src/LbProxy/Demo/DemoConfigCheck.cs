@@ -1,22 +1,22 @@
 using System.Net;
 using LbProxy.Configuration;
-using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
 
 namespace LbProxy.Demo;
 
 /// <summary>The demo cluster must exist and listen on loopback: the demo never binds a public address.</summary>
-internal sealed class DemoConfigCheck(IOptions<DemoOptions> options) : IConfigCheck
+internal sealed class DemoConfigCheck : IConfigCheck
 {
-    public void Check(IProxyConfig config, LbProxyConfigFile file, List<ConfigError> errors)
+    public void Check(ConfigCandidate candidate, List<ConfigError> errors)
     {
-        var demo = options.Value;
+        var demo = candidate.Configuration.GetSection(DemoOptions.SectionName).Get<DemoOptions>() ?? new DemoOptions();
+        var file = candidate.File;
         if (!demo.Enabled)
         {
             return;
         }
 
-        var cluster = config.Clusters.FirstOrDefault(c => string.Equals(c.ClusterId, demo.Cluster, StringComparison.OrdinalIgnoreCase));
+        var cluster = candidate.Clusters.FirstOrDefault(c => string.Equals(c.ClusterId, demo.Cluster, StringComparison.OrdinalIgnoreCase));
         if (cluster is null)
         {
             errors.Add(file.ErrorAt(DemoOptions.SectionName + ":Cluster", $"demo cluster '{demo.Cluster}' is not among the clusters"));

@@ -6,7 +6,7 @@ internal static class DemoExtensions
 {
     public static IServiceCollection AddLbProxyDemo(this IServiceCollection services)
     {
-        services.AddOptions<DemoOptions>().BindConfiguration(DemoOptions.SectionName);
+        services.AddLbProxyOptions<DemoOptions, DemoOptionsValidator>(DemoOptions.SectionName);
         services.AddSingleton<IConfigCheck, DemoConfigCheck>();
         services.AddSingleton<DemoOrigins>();
         services.AddHostedService(static sp => sp.GetRequiredService<DemoOrigins>());

@@ -5,13 +5,21 @@ namespace LbProxy.Forwarding;
 
 /// <summary>YARP's client factory with the edge timeouts of <see cref="ForwardingOptions"/>.</summary>
 internal sealed class EdgeForwarderHttpClientFactory(
-    IOptions<ForwardingOptions> options,
+    IOptionsMonitor<ForwardingOptions> options,
     ILogger<ForwarderHttpClientFactory> logger) : ForwarderHttpClientFactory(logger)
 {
+    /// <summary>A client is reused only if it was built with the connection settings in force now.</summary>
+    protected override bool CanReuseOldClient(ForwarderHttpClientContext context) =>
+        base.CanReuseOldClient(context)
+        && string.Equals(SettingsOf(context.OldMetadata), SettingsOf(context.NewMetadata), StringComparison.Ordinal);
+
+    private static string? SettingsOf(IReadOnlyDictionary<string, string>? metadata) =>
+        metadata?.GetValueOrDefault(EdgeDefaultsConfigFilter.ConnectionSettingsKey);
+
     protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
     {
         base.ConfigureHandler(context, handler);
-        var edge = options.Value;
+        var edge = options.CurrentValue;
         handler.ConnectTimeout = edge.ConnectTimeout;
         handler.PooledConnectionIdleTimeout = edge.PooledConnectionIdleTimeout;
         handler.PooledConnectionLifetime = edge.PooledConnectionLifetime;

@@ -1,3 +1,4 @@
+using LbProxy.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -5,16 +6,11 @@ namespace LbProxy.Forwarding;
 
 internal static class ForwardingExtensions
 {
-    public const string ReverseProxySectionName = "ReverseProxy";
-
-    /// <summary>YARP with routes and clusters from the config file, and edge-sized upstream defaults.</summary>
-    public static IServiceCollection AddLbProxyForwarding(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>YARP, fed by the validated config (see Configuration/), with edge-sized upstream defaults.</summary>
+    public static IServiceCollection AddLbProxyForwarding(this IServiceCollection services)
     {
-        services.AddOptions<ForwardingOptions>().BindConfiguration(ForwardingOptions.SectionName).ValidateOnStart();
-        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<ForwardingOptions>, ForwardingOptionsValidator>();
-        services.AddReverseProxy()
-            .LoadFromConfig(configuration.GetSection(ReverseProxySectionName))
-            .AddConfigFilter<EdgeDefaultsConfigFilter>();
+        services.AddLbProxyOptions<ForwardingOptions, ForwardingOptionsValidator>(ForwardingOptions.SectionName);
+        services.AddReverseProxy().AddConfigFilter<EdgeDefaultsConfigFilter>();
         services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, EdgeForwarderHttpClientFactory>());
         return services;
     }

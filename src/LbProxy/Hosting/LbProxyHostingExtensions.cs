@@ -15,24 +15,21 @@ internal static class LbProxyHostingExtensions
     /// </summary>
     public static WebApplicationBuilder AddLbProxy(this WebApplicationBuilder builder)
     {
-        var file = LbProxyConfigFile.Load(ConfigFileLocator.Resolve(builder.Configuration));
-        file.AddTo(builder.Configuration);
-        builder.Services.AddSingleton(file);
-        builder.Services.AddSingleton<ProxyConfigValidator>();
-        builder.Services.AddSingleton<ConfigState>();
-        builder.Services.AddSingleton(TimeProvider.System);
-
+        builder.AddLbProxyConfiguration();
         builder.AddLbProxyLogging();
         builder.AddKestrelEdgeDefaults();
         builder.Services.AddLbProxyControl();
-        builder.Services.AddLbProxyForwarding(builder.Configuration);
+        builder.Services.AddLbProxyForwarding();
         builder.Services.AddLbProxyDemo();
         return builder;
     }
 
-    /// <summary>The same validation as <c>validate PATH</c>: YARP's, ours and the options'.</summary>
+    /// <summary>
+    /// Validates the config read at start exactly as <c>validate PATH</c> and every reload do, and hands it to
+    /// YARP when it is good.
+    /// </summary>
     public static Task<IReadOnlyList<ConfigError>> ValidateLbProxyConfigAsync(this WebApplication app) =>
-        app.Services.GetRequiredService<ProxyConfigValidator>().ValidateAsync();
+        app.Services.LoadInitialLbProxyConfigAsync();
 
     /// <summary>The control plane first, then the reverse proxy with YARP's stages.</summary>
     public static WebApplication MapLbProxy(this WebApplication app)

@@ -38,6 +38,12 @@ internal sealed class TestProxy : IAsyncDisposable
         var directory = Directory.CreateTempSubdirectory("lbproxy-test-");
         var configPath = Path.Combine(directory.FullName, "yarp.json");
         await File.WriteAllTextAsync(configPath, configJson);
+        return await StartWithFileAsync(configPath, extraArgs);
+    }
+
+    /// <summary>Starts on a config file the test laid out itself; its directory is deleted on dispose.</summary>
+    public static async Task<TestProxy> StartWithFileAsync(string configPath, params string[] extraArgs)
+    {
         string[] args = ["--config", configPath, "--urls", "http://127.0.0.1:0", "--LbProxy:Logging:Level", "Warning", .. extraArgs];
 
         var builder = WebApplication.CreateBuilder(args);

@@ -1,0 +1,57 @@
+using Yarp.ReverseProxy.Configuration;
+
+namespace LbProxy.Configuration;
+
+/// <summary>Turns a config file into a validated candidate, or into the list of its errors.</summary>
+internal sealed class ConfigLoader(ProxyConfigValidator validator)
+{
+    public const string ReverseProxySectionName = "ReverseProxy";
+
+    /// <summary>Reads the file (through symlinks) and loads it; a missing, empty or broken file is an error, never an empty config.</summary>
+    public Task<ConfigLoadResult> LoadAsync(string path)
+    {
+        LbProxyConfigFile file;
+        try
+        {
+            file = LbProxyConfigFile.Load(path);
+        }
+        catch (ConfigFileException e)
+        {
+            return Task.FromResult(new ConfigLoadResult(null, e.Errors));
+        }
+
+        return LoadAsync(file);
+    }
+
+    public async Task<ConfigLoadResult> LoadAsync(LbProxyConfigFile file)
+    {
+        IConfigurationRoot configuration;
+        IProxyConfig parsed;
+        try
+        {
+            configuration = file.ToConfiguration();
+            parsed = ParseWithYarp(configuration.GetSection(ReverseProxySectionName));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return new ConfigLoadResult(null, [file.ErrorAt(ReverseProxySectionName, ProxyConfigValidator.Describe(e))]);
+        }
+
+        var candidate = new ConfigCandidate(file, configuration, parsed.Routes, parsed.Clusters);
+        var errors = await validator.ValidateAsync(candidate);
+        return new ConfigLoadResult(errors.Count == 0 ? candidate : null, errors);
+    }
+
+    /// <summary>
+    /// YARP's own parser of its configuration schema, on the candidate alone: a provider built for this
+    /// one read, so every YARP key is read exactly as YARP reads it, and nothing live is touched.
+    /// </summary>
+    private static IProxyConfig ParseWithYarp(IConfigurationSection section)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddReverseProxy().LoadFromConfig(section);
+        using var provider = services.BuildServiceProvider();
+        return provider.GetRequiredService<IProxyConfigProvider>().GetConfig();
+    }
+}

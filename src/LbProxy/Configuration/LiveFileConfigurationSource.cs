@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
+
+namespace LbProxy.Configuration;
+
+/// <summary>
+/// The config file's keys inside the app's configuration. Unlike a JSON file source with reload-on-change,
+/// it never reads the file itself: it only takes the data of a config that was validated as a whole, so a
+/// half-written or missing file can never empty it.
+/// </summary>
+internal sealed class LiveFileConfigurationSource : ConfigurationProvider, IConfigurationSource
+{
+    public LiveFileConfigurationSource(IConfiguration initial) => Data = Flatten(initial);
+
+    public IConfigurationProvider Build(IConfigurationBuilder builder) => this;
+
+    /// <summary>Swaps every key at once and fires the change token, so options monitors see the new values.</summary>
+    public void Replace(IConfiguration configuration)
+    {
+        Data = Flatten(configuration);
+        OnReload();
+    }
+
+    /// <summary>
+    /// Adds it below environment variables and the command line, so that
+    /// <c>LbProxy__Forwarding__ConnectTimeout=00:00:02</c> still overrides the file.
+    /// </summary>
+    public void AddTo(IConfigurationManager configuration)
+    {
+        var sources = configuration.Sources;
+        var index = sources.Count;
+        for (var i = 0; i < sources.Count; i++)
+        {
+            if (sources[i] is EnvironmentVariablesConfigurationSource { Prefix: null or "" })
+            {
+                index = i;
+            }
+        }
+
+        sources.Insert(index, this);
+    }
+
+    private static Dictionary<string, string?> Flatten(IConfiguration configuration)
+    {
+        var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in configuration.AsEnumerable())
+        {
+            if (value is not null)
+            {
+                data[key] = value;
+            }
+        }
+
+        return data;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Diagnostics;
+
+namespace LbProxy.Tests.Infrastructure;
+
+/// <summary>
+/// The .NET equivalents of a goroutine count, for leak tests: active timers, thread-pool threads, and the
+/// process's inotify instances (one per FileSystemWatcher on Linux).
+/// </summary>
+internal sealed record ResourceCounts(long Timers, int Threads, int InotifyInstances)
+{
+    public static ResourceCounts Take() => new(Timer.ActiveCount, ThreadPool.ThreadCount, CountInotifyInstances());
+
+    /// <summary>
+    /// Counts again until they are back within reach of the baseline, or the bound passes: the thread pool
+    /// retires idle threads and timers fire their last tick on their own schedule.
+    /// </summary>
+    public static async Task<ResourceCounts> SettleAsync(ResourceCounts baseline, TimeSpan bound)
+    {
+        var deadline = Stopwatch.StartNew();
+        var now = Take();
+        while (deadline.Elapsed < bound
+            && (now.Timers > baseline.Timers + 5 || now.Threads > baseline.Threads + 4 || now.InotifyInstances != baseline.InotifyInstances))
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            await Task.Delay(100);
+            now = Take();
+        }
+
+        return now;
+    }
+
+    private static int CountInotifyInstances()
+    {
+        var count = 0;
+        foreach (var fd in new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos())
+        {
+            try
+            {
+                if (fd.LinkTarget?.Contains("inotify", StringComparison.Ordinal) == true)
+                {
+                    count++;
+                }
+            }
+            catch (IOException)
+            {
+                // the descriptor was closed while we looked
+            }
+        }
+
+        return count;
+    }
+}

@@ -1,0 +1,86 @@
+using System.Net;
+
+namespace LbProxy.Tests.Infrastructure;
+
+/// <summary>
+/// Steady GET traffic through a proxy in the background, counting every answer that is not a 200 and
+/// every request that failed outright. Bounded in time and count; stops by itself.
+/// </summary>
+internal sealed class TrafficLoop : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop;
+    private readonly Task _loop;
+    private readonly List<string> _failures = [];
+    private int _ok;
+
+    private TrafficLoop(HttpClient client, string path, TimeSpan bound, int maxRequests)
+    {
+        _stop = new CancellationTokenSource(bound);
+        _loop = Task.Run(() => RunAsync(client, path, maxRequests, _stop.Token));
+    }
+
+    public int Ok => Volatile.Read(ref _ok);
+
+    public IReadOnlyList<string> Failures
+    {
+        get
+        {
+            lock (_failures)
+            {
+                return [.. _failures];
+            }
+        }
+    }
+
+    public static TrafficLoop Start(HttpClient client, string path = "/images/steady.jpg", TimeSpan? bound = null, int maxRequests = 200_000) =>
+        new(client, path, bound ?? TimeSpan.FromSeconds(120), maxRequests);
+
+    /// <summary>Stops the loop and returns how many requests succeeded.</summary>
+    public async Task<int> StopAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop;
+        return Ok;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync(HttpClient client, string path, int maxRequests, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < maxRequests && !cancellationToken.IsCancellationRequested; i++)
+        {
+            try
+            {
+                using var response = await client.GetAsync(path, cancellationToken);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref _ok);
+                }
+                else
+                {
+                    Fail($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(CancellationToken.None)}");
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (HttpRequestException e)
+            {
+                Fail(e.Message);
+            }
+        }
+    }
+
+    private void Fail(string what)
+    {
+        lock (_failures)
+        {
+            _failures.Add(what);
+        }
+    }
+}
