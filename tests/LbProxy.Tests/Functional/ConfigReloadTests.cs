@@ -223,6 +223,59 @@ public sealed class ConfigReloadTests : IAsyncLifetime
         Assert.InRange(after.Threads, 0, baseline.Threads + 4);
     }
 
+    [Fact]
+    public async Task OptionsEdit_IsAppliedLive_AndRebuildsUpstreamClients_ButCommandLineStillWins()
+    {
+        await using var proxy = await StartAsync(Good(0, "v1"), "--LbProxy:Forwarding:PooledConnectionLifetime", "00:02:00");
+        var forwarding = proxy.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<LbProxy.Forwarding.ForwardingOptions>>();
+        var clientBefore = HttpClientOf(proxy);
+
+        var edited = JsonNode.Parse(Good(0, "v1"))!; // only the options change
+        edited["LbProxy"] = new JsonObject
+        {
+            ["Forwarding"] = new JsonObject { ["ConnectTimeout"] = "00:00:07", ["PooledConnectionLifetime"] = "00:09:00" },
+        };
+        await File.WriteAllTextAsync(_path, edited.ToJsonString());
+        await WaitForAsync(proxy, s => s.Generation == 2);
+
+        Assert.Equal(TimeSpan.FromSeconds(7), forwarding.CurrentValue.ConnectTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(2), forwarding.CurrentValue.PooledConnectionLifetime); // the command line wins
+        Assert.NotSame(clientBefore, HttpClientOf(proxy));
+        Assert.Equal("origin-0", await OriginOfAsync(proxy));
+    }
+
+    [Fact]
+    public async Task Sighup_RereadsTheFile_WhenWatchingIsOff()
+    {
+        var config = JsonNode.Parse(Good(0, "v1"))!;
+        config["LbProxy"] = new JsonObject { ["Config"] = new JsonObject { ["Watch"] = false } };
+        await File.WriteAllTextAsync(_path, config.ToJsonString());
+        await using var proxy = ProxyProcess.Start(_directory.FullName, "--config", _path, "--urls", "http://127.0.0.1:0");
+        using var client = new HttpClient { BaseAddress = await proxy.WaitUntilListeningAsync(Bound) };
+        Assert.Equal("origin-0", await RoutingTests.OriginOfAsync(client, "/images/a.jpg"));
+
+        config["ReverseProxy"] = JsonNode.Parse(Good(1, "v2"))!["ReverseProxy"]!.DeepClone();
+        await File.WriteAllTextAsync(_path, config.ToJsonString());
+        await RunAsync("kill", "-HUP", proxy.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        var deadline = Stopwatch.StartNew();
+        while (await RoutingTests.OriginOfAsync(client, "/images/a.jpg") != "origin-1")
+        {
+            Assert.True(deadline.Elapsed < Bound, "SIGHUP did not apply the edit. Output:\n" + proxy.Output);
+            await Task.Delay(50);
+        }
+
+        Assert.Contains("SIGHUP", proxy.Output);
+        Assert.False(proxy.HasExited);
+    }
+
+    private static HttpMessageInvoker HttpClientOf(TestProxy proxy)
+    {
+        var lookup = proxy.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>();
+        Assert.True(lookup.TryGetCluster("images", out var cluster));
+        return cluster.Model.HttpClient;
+    }
+
     private async Task WarmUpAsync(TestProxy proxy, ConfigReloader reloader)
     {
         // One reload and some traffic first, so lazily created pools and timers are part of the baseline.
@@ -278,10 +331,10 @@ public sealed class ConfigReloadTests : IAsyncLifetime
         return node.ToJsonString();
     }
 
-    private async Task<TestProxy> StartAsync(string config)
+    private async Task<TestProxy> StartAsync(string config, params string[] extraArgs)
     {
         await File.WriteAllTextAsync(_path, config);
-        var proxy = await TestProxy.StartWithFileAsync(_path, FastReload);
+        var proxy = await TestProxy.StartWithFileAsync(_path, [.. FastReload, .. extraArgs]);
         Assert.Equal("origin-0", await OriginOfAsync(proxy));
         return proxy;
     }

@@ -27,6 +27,10 @@ internal sealed class ProxyProcess : IAsyncDisposable
         }
     }
 
+    public int ProcessId => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
     public static string ProgramPath => Path.Combine(AppContext.BaseDirectory, "LbProxy.dll");
 
     /// <summary>Runs the program to completion (bounded by <paramref name="timeout"/>) and returns its exit code and output.</summary>
