@@ -25,7 +25,7 @@ internal sealed class ConfigLoader(ProxyConfigValidator validator)
 
     public async Task<ConfigLoadResult> LoadAsync(LbProxyConfigFile file)
     {
-        IConfigurationRoot configuration;
+        IConfiguration configuration;
         IProxyConfig parsed;
         try
         {

@@ -67,11 +67,7 @@ internal sealed class LbProxyConfigFile
     }
 
     /// <summary>The content as configuration keys and values, as the JSON configuration provider reads them.</summary>
-    public IConfigurationRoot ToConfiguration()
-    {
-        using var stream = new MemoryStream(Content, writable: false);
-        return new ConfigurationBuilder().AddJsonStream(stream).Build();
-    }
+    public IConfiguration ToConfiguration() => JsonConfigurationView.Parse(Content);
 
     /// <summary>An error placed at a config key (<c>ReverseProxy:Routes:images:ClusterId</c>), or at its nearest parent.</summary>
     public ConfigError ErrorAt(string key, string message)

@@ -39,14 +39,26 @@ internal sealed class LiveFileConfigurationSource : ConfigurationProvider, IConf
         sources.Insert(index, this);
     }
 
+    /// <summary>
+    /// Every key but YARP's: routes and clusters reach YARP only through the validated in-memory provider, and
+    /// leaving them out keeps the app's configuration small (options binding scans every key of a provider).
+    /// </summary>
     private static Dictionary<string, string?> Flatten(IConfiguration configuration)
     {
         var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        foreach (var (key, value) in configuration.AsEnumerable())
+        foreach (var section in configuration.GetChildren())
         {
-            if (value is not null)
+            if (section.Key.Equals(ConfigLoader.ReverseProxySectionName, StringComparison.OrdinalIgnoreCase))
             {
-                data[key] = value;
+                continue;
+            }
+
+            foreach (var (key, value) in section.AsEnumerable())
+            {
+                if (value is not null)
+                {
+                    data[key] = value;
+                }
             }
         }
 
