@@ -11,6 +11,7 @@ internal sealed class TrafficLoop : IAsyncDisposable
     private readonly CancellationTokenSource _stop;
     private readonly Task _loop;
     private readonly List<string> _failures = [];
+    private readonly TaskCompletionSource _firstOk = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _ok;
 
     private TrafficLoop(HttpClient client, string path, TimeSpan bound, int maxRequests)
@@ -32,8 +33,19 @@ internal sealed class TrafficLoop : IAsyncDisposable
         }
     }
 
-    public static TrafficLoop Start(HttpClient client, string path = "/images/steady.jpg", TimeSpan? bound = null, int maxRequests = 200_000) =>
-        new(client, path, bound ?? TimeSpan.FromSeconds(120), maxRequests);
+    /// <summary>Starts the loop and returns once its first request has succeeded, so that traffic is flowing.</summary>
+    public static async Task<TrafficLoop> StartAsync(HttpClient client, string path = "/images/steady.jpg", TimeSpan? bound = null, int maxRequests = 200_000)
+    {
+        var loop = new TrafficLoop(client, path, bound ?? TimeSpan.FromSeconds(120), maxRequests);
+        var first = await Task.WhenAny(loop._firstOk.Task, loop._loop, Task.Delay(TimeSpan.FromSeconds(30)));
+        if (first != loop._firstOk.Task)
+        {
+            await loop.DisposeAsync();
+            throw new InvalidOperationException("traffic did not start: " + string.Join("; ", loop.Failures));
+        }
+
+        return loop;
+    }
 
     /// <summary>Stops the loop and returns how many requests succeeded.</summary>
     public async Task<int> StopAsync()
@@ -59,6 +71,7 @@ internal sealed class TrafficLoop : IAsyncDisposable
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     Interlocked.Increment(ref _ok);
+                    _firstOk.TrySetResult();
                 }
                 else
                 {
