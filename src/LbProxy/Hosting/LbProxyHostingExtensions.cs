@@ -3,6 +3,7 @@ using LbProxy.Control;
 using LbProxy.Demo;
 using LbProxy.Diagnostics;
 using LbProxy.Forwarding;
+using LbProxy.Metrics;
 
 namespace LbProxy.Hosting;
 
@@ -26,6 +27,7 @@ internal static class LbProxyHostingExtensions
         builder.AddKestrelEdgeDefaults();
         builder.Services.AddLbProxyControl();
         builder.Services.AddLbProxyForwarding(builder.Configuration);
+        builder.Services.AddLbProxyMetrics();
         builder.Services.AddLbProxyDemo();
         return builder;
     }
@@ -34,12 +36,20 @@ internal static class LbProxyHostingExtensions
     public static Task<IReadOnlyList<ConfigError>> ValidateLbProxyConfigAsync(this WebApplication app) =>
         app.Services.GetRequiredService<ProxyConfigValidator>().ValidateAsync();
 
-    /// <summary>The control plane first, then the reverse proxy with YARP's stages.</summary>
+    /// <summary>The control plane and <c>/metrics</c> first, then the reverse proxy with YARP's stages.</summary>
     public static WebApplication MapLbProxy(this WebApplication app)
     {
         app.MapLbProxyControl();
+        app.MapLbProxyMetrics();
         app.StartDemoOrigins();
-        app.MapReverseProxy();
+        app.MapReverseProxy(static proxy =>
+        {
+            proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
+            // YARP's default stages, exactly those MapReverseProxy() without arguments adds.
+            proxy.UseSessionAffinity();
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        });
         return app;
     }
 }
