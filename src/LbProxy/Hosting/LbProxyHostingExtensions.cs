@@ -40,7 +40,7 @@ internal static class LbProxyHostingExtensions
     public static WebApplication MapLbProxy(this WebApplication app)
     {
         app.MapLbProxyControl();
-        app.MapLbProxyMetrics();
+        app.MapLbProxyMetrics();              // before MapReverseProxy: it listens before YARP's first config
         app.StartDemoOrigins();
         app.MapReverseProxy(static proxy =>
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
+using Yarp.ReverseProxy.Configuration;
 
 namespace LbProxy.Metrics;
 
@@ -18,6 +19,7 @@ internal static class MetricsExtensions
         services.AddSingleton<DestinationMetrics>();
         services.AddSingleton<ConfigMetrics>();
         services.AddSingleton<ThreadPoolGauges>();
+        services.AddSingleton<IConfigChangeListener, ProxyMetricsConfigListener>();
         services.AddOpenTelemetry()
             .ConfigureResource(static resource => resource.AddService("lbproxy", serviceVersion: typeof(MetricsExtensions).Assembly.GetName().Version?.ToString()))
             .WithMetrics(static metrics => metrics
@@ -41,10 +43,14 @@ internal static class MetricsExtensions
     /// <summary>
     /// <c>GET /metrics</c>, answered by LbProxy whatever the YARP routes say: the endpoint is ordered before every
     /// route (a YARP route's <c>Order</c> is an int, and a catch-all <c>/{**path}</c> is never more specific), so a
-    /// scrape is never forwarded to a backend. Also creates the observable instruments, so they exist from the start.
+    /// scrape is never forwarded to a backend. Map it before <c>MapReverseProxy</c>: see below.
     /// </summary>
     public static IEndpointRouteBuilder MapLbProxyMetrics(this IEndpointRouteBuilder endpoints)
     {
+        // The meter provider listens from its creation; create it before MapReverseProxy loads YARP's first
+        // config, so that what is recorded then (each cluster's zero error series) is not lost. The observable
+        // instruments are created here too, so they exist from the start.
+        endpoints.ServiceProvider.GetRequiredService<MeterProvider>();
         endpoints.ServiceProvider.GetRequiredService<ProxyMetrics>();
         endpoints.ServiceProvider.GetRequiredService<DestinationMetrics>();
         endpoints.ServiceProvider.GetRequiredService<ConfigMetrics>();

@@ -100,6 +100,21 @@ internal sealed class ProxyMetrics
         }
     }
 
+    /// <summary>Creates the cluster's <c>NoAvailableDestinations</c> error series at 0 (see <see cref="ProxyMetricsConfigListener"/>).</summary>
+    public void ClusterConfigured(string clusterId)
+    {
+        if (_errors.Enabled)
+        {
+            var tags = new TagList
+            {
+                { ClusterTag, clusterId },
+                { DestinationTag, NoDestination },
+                { ErrorTag, ErrorName(ForwarderError.NoAvailableDestinations) },
+            };
+            _errors.Add(0, tags);
+        }
+    }
+
     private static object BoxedStatusCode(int statusCode) =>
         (uint)(statusCode - 100) < (uint)_boxedStatusCodes.Length ? _boxedStatusCodes[statusCode - 100] : statusCode;
 

@@ -146,12 +146,40 @@ public sealed class MetricsTests
         origins[0].Behavior.Unhealthy = true;
         await Poll.UntilAsync(() => MetricsScrape.TakeAsync(proxy.Client), s => s.Sum(Healthy, ("destination", "origin-0")) == 0, Bound, "origin-0 reading unhealthy");
 
-        using var response = await proxy.Client.GetAsync("/images/a.jpg");
+        // YARP recomputes a cluster's available destinations just after marking one unhealthy: until then a
+        // request may still reach it. Stop at the first 503.
+        await Poll.UntilAsync(
+            async () =>
+            {
+                using var response = await proxy.Client.GetAsync("/images/a.jpg");
+                return response.StatusCode;
+            },
+            status => status == HttpStatusCode.ServiceUnavailable,
+            Bound,
+            "a 503 with no healthy destination");
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         var scrape = await MetricsScrape.TakeAsync(proxy.Client);
         Assert.Equal(1, scrape.Single(Requests, ("cluster", "images"), ("destination", ""), ("status_code", "503")));
         Assert.Equal(1, scrape.Single(Errors, ("cluster", "images"), ("error", "NoAvailableDestinations")));
+    }
+
+    [Fact]
+    public async Task Scrape_BeforeAnyTraffic_HasEachClustersNoDestinationErrorsAtZero()
+    {
+        await using var origins = await TestOrigins.StartAsync(2);
+        await using var proxy = await TestProxy.StartAsync(new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Route("thumbs", "thumbs", "/thumbs/{**path}")
+            .Cluster("images", [origins[0]])
+            .Cluster("thumbs", [origins[1]])
+            .ToJson());
+
+        var scrape = await MetricsScrape.TakeAsync(proxy.Client);
+
+        // So that increase() and alerts see the first one (a counter appearing at 1 hides it).
+        Assert.Equal(0, scrape.Single(Errors, ("cluster", "images"), ("destination", ""), ("error", "NoAvailableDestinations")));
+        Assert.Equal(0, scrape.Single(Errors, ("cluster", "thumbs"), ("destination", ""), ("error", "NoAvailableDestinations")));
+        Assert.Equal(2, scrape.Where(Errors).Count());
     }
 
     [Fact]
@@ -257,6 +285,45 @@ public sealed class MetricsTests
         Assert.Equal(0, origins[0].RequestCount);
         using var image = await proxy.Client.GetAsync("/metrics.jpg"); // a look-alike is still proxied
         Assert.Equal("origin-0", image.Headers.GetValues(SampleOriginServer.OriginIdHeader).Single());
+    }
+
+    [Fact]
+    public async Task Program_WithDemoOrigins_ExportsTheProductNamesAndOnlyTheProxysOwnServerTraffic()
+    {
+        // The real program, as an operator runs it, with the demo's in-process origins (on free ports, so
+        // that it cannot collide with another demo); they are hosts of their own and must not be counted.
+        var directory = Directory.CreateTempSubdirectory("lbproxy-metrics-");
+        try
+        {
+            var ports = new[] { UnusedPort(), UnusedPort() };
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "yarp.json")))!;
+            var destinations = config["ReverseProxy"]!["Clusters"]!["images"]!["Destinations"]!.AsObject();
+            destinations["origin-a"]!["Address"] = $"http://127.0.0.1:{ports[0]}/";
+            destinations["origin-b"]!["Address"] = $"http://127.0.0.1:{ports[1]}/";
+            var path = Path.Combine(directory.FullName, "yarp.json");
+            await File.WriteAllTextAsync(path, config.ToJsonString());
+            await using var program = ProxyProcess.Start(directory.FullName, "--config", path, "--urls", "http://127.0.0.1:0");
+            using var client = new HttpClient { BaseAddress = await program.WaitUntilListeningAsync(Bound) };
+            for (var i = 0; i < 4; i++)
+            {
+                using var response = await client.GetAsync($"/images/demo-{i}.jpg");
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+
+            var scrape = await MetricsScrape.TakeAsync(client);
+
+            var missing = ProductFamilies.Where(f => !scrape.Types.TryGetValue(f.Family, out var type) || type != f.Type).ToList();
+            Assert.True(missing.Count == 0, $"missing or mistyped: {string.Join(", ", missing)}");
+            Assert.Equal(4, scrape.Sum("http_server_request_duration_seconds_count", ("http_route", "/images/{**path}")));
+            Assert.Equal(4, scrape.Sum("http_server_request_duration_seconds_count")); // the origins' requests are not here
+            var proxyPort = client.BaseAddress!.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Assert.All(scrape.Where("kestrel_active_connections"), s => Assert.Equal(proxyPort, s.Labels["server_port"]));
+            Assert.Equal(4, scrape.Sum(Requests, ("cluster", "images")));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
     }
 
     [Fact]
