@@ -3,6 +3,8 @@
 set -euo pipefail
 missing=()
 # (programs are added here as tests come to need them)
+# promtool lints the /metrics exposition (Functional/MetricsTests); Debian ships it in the prometheus package.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

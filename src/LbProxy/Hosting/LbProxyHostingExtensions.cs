@@ -3,6 +3,7 @@ using LbProxy.Control;
 using LbProxy.Demo;
 using LbProxy.Diagnostics;
 using LbProxy.Forwarding;
+using LbProxy.Metrics;
 
 namespace LbProxy.Hosting;
 
@@ -20,6 +21,7 @@ internal static class LbProxyHostingExtensions
         builder.AddKestrelEdgeDefaults();
         builder.Services.AddLbProxyControl();
         builder.Services.AddLbProxyForwarding();
+        builder.Services.AddLbProxyMetrics();
         builder.Services.AddLbProxyDemo();
         return builder;
     }
@@ -31,12 +33,20 @@ internal static class LbProxyHostingExtensions
     public static Task<IReadOnlyList<ConfigError>> ValidateLbProxyConfigAsync(this WebApplication app) =>
         app.Services.LoadInitialLbProxyConfigAsync();
 
-    /// <summary>The control plane first, then the reverse proxy with YARP's stages.</summary>
+    /// <summary>The control plane and <c>/metrics</c> first, then the reverse proxy with YARP's stages.</summary>
     public static WebApplication MapLbProxy(this WebApplication app)
     {
         app.MapLbProxyControl();
+        app.MapLbProxyMetrics();              // before MapReverseProxy: it listens before YARP's first config
         app.StartDemoOrigins();
-        app.MapReverseProxy();
+        app.MapReverseProxy(static proxy =>
+        {
+            proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
+            // YARP's default stages, exactly those MapReverseProxy() without arguments adds.
+            proxy.UseSessionAffinity();
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        });
         return app;
     }
 }

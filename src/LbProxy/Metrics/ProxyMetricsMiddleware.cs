@@ -1,0 +1,49 @@
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
+
+namespace LbProxy.Metrics;
+
+/// <summary>
+/// The first stage of YARP's proxy pipeline: it sees every request a route matched, whatever happens after it
+/// (session affinity, load balancing, no healthy destination, forwarding), and records it once the response is
+/// complete. Built once with the pipeline; per request it takes two timestamps and builds stack-only tags.
+/// </summary>
+internal sealed class ProxyMetricsMiddleware(RequestDelegate next, ProxyMetrics metrics, TimeProvider time)
+{
+    public Task Invoke(HttpContext context) => metrics.Enabled ? InvokeMeasuredAsync(context) : next(context);
+
+    private async Task InvokeMeasuredAsync(HttpContext context)
+    {
+        var start = time.GetTimestamp();
+        try
+        {
+            await next(context);
+        }
+        catch
+        {
+            // The server turns an unhandled exception into a 500 after we return; count it as such.
+            Record(context, StatusCodes.Status500InternalServerError, start);
+            throw;
+        }
+
+        Record(context, context.Response.StatusCode, start);
+    }
+
+    private void Record(HttpContext context, int statusCode, long start)
+    {
+        var end = time.GetTimestamp();
+        var proxy = context.Features.Get<IReverseProxyFeature>();
+        if (proxy is null)
+        {
+            return;
+        }
+
+        metrics.RequestCompleted(
+            proxy.Route.Config.RouteId,
+            proxy.Cluster?.Config.ClusterId ?? proxy.Route.Config.ClusterId ?? string.Empty,
+            proxy.ProxiedDestination?.DestinationId ?? ProxyMetrics.NoDestination,
+            statusCode,
+            context.Features.Get<IForwarderErrorFeature>()?.Error ?? ForwarderError.None,
+            time.GetElapsedTime(start, end));
+    }
+}

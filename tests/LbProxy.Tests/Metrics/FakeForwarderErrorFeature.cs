@@ -1,0 +1,11 @@
+using Yarp.ReverseProxy.Forwarder;
+
+namespace LbProxy.Tests.Metrics;
+
+/// <summary>What YARP sets on a request it failed to forward (its own implementation is internal).</summary>
+internal sealed class FakeForwarderErrorFeature(ForwarderError error) : IForwarderErrorFeature
+{
+    public ForwarderError Error { get; } = error;
+
+    public Exception? Exception => null;
+}

@@ -1,0 +1,121 @@
+using System.Diagnostics.Metrics;
+using LbProxy.Metrics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Time.Testing;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
+
+namespace LbProxy.Tests.Metrics;
+
+public sealed class ProxyMetricsMiddlewareTests : IDisposable
+{
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly FakeTimeProvider _time = new();
+    private readonly MetricCollector<long> _requests;
+    private readonly MetricCollector<double> _duration;
+    private readonly MetricCollector<long> _errors;
+    private readonly ProxyMetrics _metrics;
+
+    public ProxyMetricsMiddlewareTests()
+    {
+        var factory = _services.GetRequiredService<IMeterFactory>();
+        _metrics = new ProxyMetrics(factory);
+        _requests = new MetricCollector<long>(factory, LbProxyMeter.Name, ProxyMetrics.RequestsName);
+        _duration = new MetricCollector<double>(factory, LbProxyMeter.Name, ProxyMetrics.DurationName);
+        _errors = new MetricCollector<long>(factory, LbProxyMeter.Name, ProxyMetrics.ErrorsName);
+    }
+
+    [Fact]
+    public async Task Invoke_ProxiedRequest_RecordsOneRequestWithRouteClusterDestinationAndStatus()
+    {
+        var context = Routed("images", "pool");
+        var middleware = Middleware(ctx =>
+        {
+            ctx.Features.Get<IReverseProxyFeature>()!.ProxiedDestination = new DestinationState("origin-a");
+            ctx.Response.StatusCode = 200;
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+            return Task.CompletedTask;
+        });
+
+        await middleware.Invoke(context);
+
+        var request = Assert.Single(_requests.GetMeasurementSnapshot());
+        Assert.Equal(1, request.Value);
+        Assert.Equal("images", request.Tags[ProxyMetrics.RouteTag]);
+        Assert.Equal("pool", request.Tags[ProxyMetrics.ClusterTag]);
+        Assert.Equal("origin-a", request.Tags[ProxyMetrics.DestinationTag]);
+        Assert.Equal(200, request.Tags[ProxyMetrics.StatusCodeTag]);
+        var duration = Assert.Single(_duration.GetMeasurementSnapshot());
+        Assert.Equal(0.25, duration.Value, precision: 6);
+        Assert.Equal(["cluster", "destination"], duration.Tags.Keys.Order());
+        Assert.Empty(_errors.GetMeasurementSnapshot());
+    }
+
+    [Fact]
+    public async Task Invoke_NoAvailableDestination_RecordsNoDestinationAndTheErrorKind()
+    {
+        var context = Routed("images", "pool");
+        var middleware = Middleware(static ctx =>
+        {
+            ctx.Response.StatusCode = 503;
+            ctx.Features.Set<IForwarderErrorFeature>(new FakeForwarderErrorFeature(ForwarderError.NoAvailableDestinations));
+            return Task.CompletedTask;
+        });
+
+        await middleware.Invoke(context);
+
+        var request = Assert.Single(_requests.GetMeasurementSnapshot());
+        Assert.Equal(ProxyMetrics.NoDestination, request.Tags[ProxyMetrics.DestinationTag]);
+        Assert.Equal(503, request.Tags[ProxyMetrics.StatusCodeTag]);
+        var error = Assert.Single(_errors.GetMeasurementSnapshot());
+        Assert.Equal("NoAvailableDestinations", error.Tags[ProxyMetrics.ErrorTag]);
+        Assert.Equal("pool", error.Tags[ProxyMetrics.ClusterTag]);
+    }
+
+    [Fact]
+    public async Task Invoke_LaterStageThrows_RecordsA500AndRethrows()
+    {
+        var context = Routed("images", "pool");
+        var middleware = Middleware(static _ => throw new InvalidOperationException("boom"));
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => middleware.Invoke(context));
+
+        var request = Assert.Single(_requests.GetMeasurementSnapshot());
+        Assert.Equal(500, request.Tags[ProxyMetrics.StatusCodeTag]);
+    }
+
+    [Fact]
+    public async Task Invoke_ManyRequests_UsesTheSameBoxedStatusCode()
+    {
+        var middleware = Middleware(static ctx =>
+        {
+            ctx.Response.StatusCode = 404;
+            return Task.CompletedTask;
+        });
+
+        await middleware.Invoke(Routed("images", "pool"));
+        await middleware.Invoke(Routed("images", "pool"));
+
+        var measurements = _requests.GetMeasurementSnapshot();
+        Assert.Equal(2, measurements.Count);
+        Assert.Same(measurements[0].Tags[ProxyMetrics.StatusCodeTag], measurements[1].Tags[ProxyMetrics.StatusCodeTag]);
+    }
+
+    public void Dispose()
+    {
+        _requests.Dispose();
+        _duration.Dispose();
+        _errors.Dispose();
+        _services.Dispose();
+    }
+
+    private ProxyMetricsMiddleware Middleware(RequestDelegate next) => new(next, _metrics, _time);
+
+    private static DefaultHttpContext Routed(string routeId, string clusterId)
+    {
+        var context = new DefaultHttpContext();
+        context.Features.Set<IReverseProxyFeature>(new FakeReverseProxyFeature(routeId, clusterId));
+        return context;
+    }
+}
