@@ -5,13 +5,15 @@ using Yarp.ReverseProxy.Forwarder;
 namespace LbProxy.Forwarding;
 
 /// <summary>
-/// Edge defaults for what a cluster leaves unset: the activity timeout of <see cref="ForwardingOptions"/>, and
-/// <c>HealthyAndUnknown</c> as the available-destinations policy. YARP's default, <c>HealthyOrPanic</c>, sends
-/// traffic to destinations known to be down once none is healthy; an edge answers 503 at once instead.
+/// Edge defaults for what a cluster leaves unset: the activity timeout of <see cref="ForwardingOptions"/>,
+/// passive health on, and <c>HealthyAndUnknown</c> as the available-destinations policy. YARP's
+/// <c>HealthyOrPanic</c> sends traffic to destinations known to be down once none is healthy; an edge answers
+/// 503 at once instead.
 /// </summary>
 internal sealed class EdgeDefaultsConfigFilter(IOptionsMonitor<ForwardingOptions> options) : IProxyConfigFilter
 {
     public const string HealthyAndUnknown = "HealthyAndUnknown";
+    public const string TransportFailureRate = "TransportFailureRate";
 
     /// <summary>
     /// Cluster metadata that carries the connection settings a cluster's client was built with. YARP rebuilds a
@@ -34,10 +36,15 @@ internal sealed class EdgeDefaultsConfigFilter(IOptionsMonitor<ForwardingOptions
         };
         cluster = cluster with { Metadata = metadata };
 
-        if (cluster.HealthCheck is { AvailableDestinationsPolicy: null } healthCheck)
+        // Passive health (transport failures) is on unless a cluster says otherwise: it is what lets a dead
+        // origin drop out between active probes, and outlier ejection marks destinations through it.
+        var health = cluster.HealthCheck ?? new HealthCheckConfig();
+        health = health with
         {
-            cluster = cluster with { HealthCheck = healthCheck with { AvailableDestinationsPolicy = HealthyAndUnknown } };
-        }
+            AvailableDestinationsPolicy = health.AvailableDestinationsPolicy ?? HealthyAndUnknown,
+            Passive = health.Passive ?? new PassiveHealthCheckConfig { Enabled = true, Policy = TransportFailureRate },
+        };
+        cluster = cluster with { HealthCheck = health };
 
         return ValueTask.FromResult(cluster);
     }

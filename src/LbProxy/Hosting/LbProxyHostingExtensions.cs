@@ -3,6 +3,8 @@ using LbProxy.Control;
 using LbProxy.Demo;
 using LbProxy.Diagnostics;
 using LbProxy.Forwarding;
+using LbProxy.Health;
+using LbProxy.LoadBalancing;
 using LbProxy.Metrics;
 
 namespace LbProxy.Hosting;
@@ -21,6 +23,8 @@ internal static class LbProxyHostingExtensions
         builder.AddKestrelEdgeDefaults();
         builder.Services.AddLbProxyControl();
         builder.Services.AddLbProxyForwarding();
+        builder.Services.AddLbProxyLoadBalancing();
+        builder.Services.AddLbProxyHealth();
         builder.Services.AddLbProxyMetrics();
         builder.Services.AddLbProxyDemo();
         return builder;
@@ -42,9 +46,12 @@ internal static class LbProxyHostingExtensions
         app.MapReverseProxy(static proxy =>
         {
             proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
+            proxy.UseNoHealthyDestinationAnswer();   // 503 + Retry-After naming the cluster
+            proxy.UseSafeRetries();           // each attempt runs the stages below again, on untried destinations
             // YARP's default stages, exactly those MapReverseProxy() without arguments adds.
             proxy.UseSessionAffinity();
             proxy.UseLoadBalancing();
+            proxy.UseOutlierEjection();       // consecutive 5xx, where a cluster's metadata asks for it
             proxy.UsePassiveHealthChecks();
         });
         return app;

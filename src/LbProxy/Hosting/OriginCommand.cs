@@ -15,7 +15,9 @@ internal static class OriginCommand
             System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
         await using var origin = await SampleOriginServer.StartAsync(id, url);
-        Console.Out.WriteLine($"sample origin {id} listening on {origin.Address}");
+        // Kestrel's own wording, so scripts and tests wait for an origin as they wait for the proxy.
+        Console.Out.WriteLine($"sample origin {id}");
+        Console.Out.WriteLine($"Now listening on: {origin.Address}");
         try
         {
             await Task.Delay(Timeout.Infinite, stop.Token);

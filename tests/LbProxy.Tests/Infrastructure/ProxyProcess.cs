@@ -31,6 +31,9 @@ internal sealed class ProxyProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>SIGKILL to this child only: the process dies with no chance to close its connections.</summary>
+    public void KillHard() => _process.Kill(entireProcessTree: false);
+
     public static string ProgramPath => Path.Combine(AppContext.BaseDirectory, "LbProxy.dll");
 
     /// <summary>Runs the program to completion (bounded by <paramref name="timeout"/>) and returns its exit code and output.</summary>

@@ -14,10 +14,10 @@ internal sealed class TrafficLoop : IAsyncDisposable
     private readonly TaskCompletionSource _firstOk = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _ok;
 
-    private TrafficLoop(HttpClient client, string path, TimeSpan bound, int maxRequests)
+    private TrafficLoop(HttpClient client, Func<int, string> pathOf, TimeSpan bound, int maxRequests)
     {
         _stop = new CancellationTokenSource(bound);
-        _loop = Task.Run(() => RunAsync(client, path, maxRequests, _stop.Token));
+        _loop = Task.Run(() => RunAsync(client, pathOf, maxRequests, _stop.Token));
     }
 
     public int Ok => Volatile.Read(ref _ok);
@@ -34,9 +34,13 @@ internal sealed class TrafficLoop : IAsyncDisposable
     }
 
     /// <summary>Starts the loop and returns once its first request has succeeded, so that traffic is flowing.</summary>
-    public static async Task<TrafficLoop> StartAsync(HttpClient client, string path = "/images/steady.jpg", TimeSpan? bound = null, int maxRequests = 200_000)
+    public static Task<TrafficLoop> StartAsync(HttpClient client, string path = "/images/steady.jpg", TimeSpan? bound = null, int maxRequests = 200_000) =>
+        StartAsync(client, _ => path, bound, maxRequests);
+
+    /// <summary>As above, with the path of request i given by <paramref name="pathOf"/>.</summary>
+    public static async Task<TrafficLoop> StartAsync(HttpClient client, Func<int, string> pathOf, TimeSpan? bound = null, int maxRequests = 200_000)
     {
-        var loop = new TrafficLoop(client, path, bound ?? TimeSpan.FromSeconds(120), maxRequests);
+        var loop = new TrafficLoop(client, pathOf, bound ?? TimeSpan.FromSeconds(120), maxRequests);
         var first = await Task.WhenAny(loop._firstOk.Task, loop._loop, Task.Delay(TimeSpan.FromSeconds(30)));
         if (first != loop._firstOk.Task)
         {
@@ -61,13 +65,13 @@ internal sealed class TrafficLoop : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private async Task RunAsync(HttpClient client, string path, int maxRequests, CancellationToken cancellationToken)
+    private async Task RunAsync(HttpClient client, Func<int, string> pathOf, int maxRequests, CancellationToken cancellationToken)
     {
         for (var i = 0; i < maxRequests && !cancellationToken.IsCancellationRequested; i++)
         {
             try
             {
-                using var response = await client.GetAsync(path, cancellationToken);
+                using var response = await client.GetAsync(pathOf(i), cancellationToken);
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     Interlocked.Increment(ref _ok);

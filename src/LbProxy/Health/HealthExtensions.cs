@@ -1,0 +1,23 @@
+using LbProxy.Configuration;
+
+namespace LbProxy.Health;
+
+internal static class HealthExtensions
+{
+    public static IServiceCollection AddLbProxyHealth(this IServiceCollection services) =>
+        services.AddLbProxyOptions<HealthOptions, HealthOptionsValidator>(HealthOptions.SectionName);
+
+    /// <summary>A 503 with <c>Retry-After</c> and the cluster's name when no destination is healthy.</summary>
+    public static IReverseProxyApplicationBuilder UseNoHealthyDestinationAnswer(this IReverseProxyApplicationBuilder proxy)
+    {
+        proxy.UseMiddleware<NoHealthyDestinationMiddleware>();
+        return proxy;
+    }
+
+    /// <summary>Ejects destinations that answer 5xx in a row, where a cluster asks for it in its metadata.</summary>
+    public static IReverseProxyApplicationBuilder UseOutlierEjection(this IReverseProxyApplicationBuilder proxy)
+    {
+        proxy.UseMiddleware<OutlierEjectionMiddleware>();
+        return proxy;
+    }
+}

@@ -1,0 +1,31 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace LbProxy.Health;
+
+/// <summary>
+/// When a cluster has no healthy destination YARP answers an empty 503 at once; this gives it a
+/// <c>Retry-After</c> and a short body naming the cluster (never an address), so clients and outer balancers
+/// back off instead of hammering, and an operator can tell this 503 from an origin's own.
+/// </summary>
+internal sealed class NoHealthyDestinationMiddleware(RequestDelegate next, IOptionsMonitor<HealthOptions> options)
+{
+    public async Task Invoke(HttpContext context)
+    {
+        await next(context);
+        if (context.Response.HasStarted
+            || context.Features.Get<IForwarderErrorFeature>()?.Error != ForwarderError.NoAvailableDestinations)
+        {
+            return;
+        }
+
+        var cluster = context.GetReverseProxyFeature().Cluster?.Config.ClusterId ?? "";
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        response.Headers.RetryAfter = options.CurrentValue.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        response.Headers.CacheControl = "no-store";
+        response.ContentType = "text/plain; charset=utf-8";
+        await response.WriteAsync($"503 no healthy destination in cluster '{cluster}'\n", context.RequestAborted);
+    }
+}

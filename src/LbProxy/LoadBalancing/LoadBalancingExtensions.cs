@@ -1,0 +1,26 @@
+using LbProxy.Configuration;
+using Yarp.ReverseProxy.LoadBalancing;
+
+namespace LbProxy.LoadBalancing;
+
+internal static class LoadBalancingExtensions
+{
+    /// <summary>The ConsistentHash and WeightedRoundRobin policies, usable by name in LoadBalancingPolicy, and safe retries.</summary>
+    public static IServiceCollection AddLbProxyLoadBalancing(this IServiceCollection services)
+    {
+        services.AddSingleton<ILoadBalancingPolicy, ConsistentHashPolicy>();
+        services.AddSingleton<ILoadBalancingPolicy, WeightedRoundRobinPolicy>();
+        services.AddSingleton<IConfigCheck, BalancingConfigCheck>();
+        services.AddLbProxyOptions<RetryOptions, RetryOptionsValidator>(RetryOptions.SectionName);
+        services.AddSingleton<RetryBudgets>();
+        services.AddSingleton<RetryMetrics>();
+        return services;
+    }
+
+    /// <summary>Retries, ahead of YARP's load balancing so each attempt is balanced over the destinations not yet tried.</summary>
+    public static IReverseProxyApplicationBuilder UseSafeRetries(this IReverseProxyApplicationBuilder proxy)
+    {
+        proxy.UseMiddleware<RetryMiddleware>();
+        return proxy;
+    }
+}

@@ -1,0 +1,130 @@
+using System.Collections.Frozen;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
+
+namespace LbProxy.LoadBalancing;
+
+/// <summary>
+/// Safe retries, placed before YARP's load balancing so that every attempt is balanced anew over the
+/// destinations not yet tried: for ConsistentHash that is the runner-up for the key, for the others the next
+/// pick. Only a request without a body, of a retryable method, whose forward failed before any response byte
+/// reached the client (connection refused or reset, timeout before the response headers) is retried, within
+/// the cluster's retry budget. Each attempt passes through passive health, which sees every failure.
+/// </summary>
+internal sealed partial class RetryMiddleware
+{
+    private readonly RequestDelegate _next;
+    private readonly IOptionsMonitor<RetryOptions> _options;
+    private readonly RetryBudgets _budgets;
+    private readonly RetryMetrics _metrics;
+    private readonly ILogger<RetryMiddleware> _logger;
+    private FrozenSet<string> _methods;
+
+    public RetryMiddleware(RequestDelegate next, IOptionsMonitor<RetryOptions> options, RetryBudgets budgets, RetryMetrics metrics, ILogger<RetryMiddleware> logger)
+    {
+        _next = next;
+        _options = options;
+        _budgets = budgets;
+        _metrics = metrics;
+        _logger = logger;
+        _methods = MethodsOf(options.CurrentValue);
+        // The set is rebuilt off the request path when the options change, never per request.
+        options.OnChange(changed => _methods = MethodsOf(changed));
+    }
+
+    public Task Invoke(HttpContext context)
+    {
+        var options = _options.CurrentValue;
+        if (!options.Enabled || options.MaxAttempts <= 1 || !_methods.Contains(context.Request.Method) || HasBody(context))
+        {
+            return _next(context);
+        }
+
+        return InvokeWithRetriesAsync(context, options);
+    }
+
+    private async Task InvokeWithRetriesAsync(HttpContext context, RetryOptions options)
+    {
+        var proxy = context.GetReverseProxyFeature();
+        var clusterId = proxy.Cluster?.Config.ClusterId ?? string.Empty;
+        var budget = _budgets.For(clusterId);
+        budget.RecordRequest();
+        var candidates = proxy.AvailableDestinations;
+        List<DestinationState>? tried = null;
+
+        for (var attempt = 1; ; attempt++)
+        {
+            await _next(context);
+            var failed = FailedBeforeResponse(context);
+            if (attempt > 1)
+            {
+                _metrics.Record(clusterId, failed ? RetryMetrics.Failed : RetryMetrics.Succeeded);
+            }
+
+            if (!failed || attempt >= options.MaxAttempts || proxy.ProxiedDestination is not { } failedDestination)
+            {
+                return;
+            }
+
+            (tried ??= []).Add(failedDestination);
+            var remaining = Untried(candidates, tried);
+            if (remaining.Count == 0)
+            {
+                _metrics.Record(clusterId, RetryMetrics.NoDestination);
+                return;
+            }
+
+            if (!budget.TryTakeRetry(options.BudgetPercent, options.MinRetriesPerSecond))
+            {
+                _metrics.Record(clusterId, RetryMetrics.BudgetExhausted);
+                LogBudgetExhausted(_logger, clusterId);
+                return;
+            }
+
+            LogRetrying(_logger, clusterId, failedDestination.DestinationId, attempt + 1);
+            ResetForRetry(context);
+            proxy.AvailableDestinations = remaining;
+        }
+    }
+
+    private static bool FailedBeforeResponse(HttpContext context) =>
+        !context.Response.HasStarted
+        && !context.RequestAborted.IsCancellationRequested
+        && context.Features.Get<IForwarderErrorFeature>()?.Error is ForwarderError.Request or ForwarderError.RequestTimedOut;
+
+    private static bool HasBody(HttpContext context) =>
+        context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0);
+
+    private static List<DestinationState> Untried(IReadOnlyList<DestinationState> candidates, List<DestinationState> tried)
+    {
+        var remaining = new List<DestinationState>(candidates.Count);
+        foreach (var candidate in candidates)
+        {
+            if (!tried.Contains(candidate))
+            {
+                remaining.Add(candidate);
+            }
+        }
+
+        return remaining;
+    }
+
+    private static void ResetForRetry(HttpContext context)
+    {
+        // Nothing reached the client yet: clear what the failed attempt set, as if it had not happened.
+        context.Features.Set<IForwarderErrorFeature>(null);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.Headers.Clear();
+    }
+
+    private static FrozenSet<string> MethodsOf(RetryOptions options) =>
+        options.Methods.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Debug, Message = "Retrying a request of cluster {Cluster}: {Destination} failed before responding; attempt {Attempt}")]
+    private static partial void LogRetrying(ILogger logger, string cluster, string destination, int attempt);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Retry budget of cluster {Cluster} is spent; failed forwards are not retried for now")]
+    private static partial void LogBudgetExhausted(ILogger logger, string cluster);
+}

@@ -1,0 +1,283 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using LbProxy.SampleOrigin;
+using LbProxy.Tests.Infrastructure;
+using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Model;
+
+namespace LbProxy.Tests.Functional;
+
+public sealed class LoadBalancingTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task ConsistentHash_EachPathStaysOnOneOrigin_AndAllOriginsAreUsed()
+    {
+        await using var origins = await TestOrigins.StartAsync(3);
+        await using var proxy = await TestProxy.StartAsync(new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", origins.All, policy: "ConsistentHash")
+            .ToJson());
+
+        var placement = new Dictionary<string, string>();
+        for (var round = 0; round < 4; round++)
+        {
+            for (var i = 0; i < 30; i++)
+            {
+                var path = $"/images/photo-{i}.jpg";
+                var origin = await RoutingTests.OriginOfAsync(proxy.Client, path);
+                Assert.Equal(placement.GetValueOrDefault(path, origin), origin);
+                placement[path] = origin;
+            }
+        }
+
+        Assert.Equal(3, placement.Values.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task WeightedRoundRobin_FromDestinationMetadata_SplitsByWeight()
+    {
+        await using var origins = await TestOrigins.StartAsync(2);
+        var config = JsonNode.Parse(new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", origins.All, policy: "WeightedRoundRobin")
+            .ToJson())!;
+        config["ReverseProxy"]!["Clusters"]!["images"]!["Destinations"]!["origin-0"]!["Metadata"] = new JsonObject { ["Weight"] = "3" };
+        await using var proxy = await TestProxy.StartAsync(config.ToJsonString());
+
+        for (var i = 0; i < 40; i++)
+        {
+            await RoutingTests.OriginOfAsync(proxy.Client, $"/images/{i}.jpg");
+        }
+
+        Assert.Equal(30, origins[0].RequestCount);
+        Assert.Equal(10, origins[1].RequestCount);
+    }
+
+    [Fact]
+    public async Task Retry_DestinationWhosePortRefuses_CostsNoFailedGet()
+    {
+        await using var origins = await TestOrigins.StartAsync(2);
+        var refusing = await ClosedPortAsync();
+        await using var proxy = await TestProxy.StartAsync(WithExtraDestination(new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", origins.All, policy: "RoundRobin"), "refusing", refusing));
+
+        for (var i = 0; i < 60; i++)
+        {
+            using var response = await proxy.Client.GetAsync($"/images/{i}.jpg");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var scrape = await MetricsScrape.TakeAsync(proxy.Client);
+        Assert.True(scrape.Sum("lbproxy_proxy_retries_total", ("cluster", "images"), ("outcome", "succeeded")) > 0);
+        Assert.Equal(0, scrape.Sum("lbproxy_proxy_retries_total", ("cluster", "images"), ("outcome", "failed")));
+    }
+
+    [Fact]
+    public async Task Retry_PostIsNotRetried()
+    {
+        await using var origins = await TestOrigins.StartAsync(1);
+        var refusing = await ClosedPortAsync();
+        await using var proxy = await TestProxy.StartAsync(WithExtraDestination(new TestConfig()
+            .Route("echo", "echo", "/echo/{**path}")
+            .Cluster("echo", origins.All, policy: "FirstAlphabetical"), "a-refusing", refusing));
+
+        using var post = await proxy.Client.PostAsync("/echo/upload", new StringContent("body"));
+        using var get = await proxy.Client.GetAsync("/echo/read");
+
+        Assert.Equal(HttpStatusCode.BadGateway, post.StatusCode);  // a-refusing sorts first; a POST is never replayed
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);          // a GET goes on to origin-0
+        Assert.Equal(1, origins[0].RequestCount);
+    }
+
+    [Fact]
+    public async Task Retry_WhenEveryDestinationFails_StaysWithinTheBudget()
+    {
+        var refusing = new[] { await ClosedPortAsync(), await ClosedPortAsync() };
+        var config = JsonNode.Parse(new TestConfig().Route("images", "images", "/images/{**path}").ToJson())!;
+        config["ReverseProxy"]!["Clusters"] = new JsonObject
+        {
+            ["images"] = new JsonObject
+            {
+                // Passive health off: it would take both out and turn the 502s into 503s, hiding the budget.
+                ["HealthCheck"] = new JsonObject { ["Passive"] = new JsonObject { ["Enabled"] = false } },
+                ["Destinations"] = new JsonObject
+                {
+                    ["dead-0"] = new JsonObject { ["Address"] = refusing[0].ToString() },
+                    ["dead-1"] = new JsonObject { ["Address"] = refusing[1].ToString() },
+                },
+            },
+        };
+        await using var proxy = await TestProxy.StartAsync(config.ToJsonString(), "--LbProxy:Retry:MinRetriesPerSecond", "0");
+
+        for (var i = 0; i < 100; i++)
+        {
+            using var response = await proxy.Client.GetAsync($"/images/{i}.jpg");
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        }
+
+        var scrape = await MetricsScrape.TakeAsync(proxy.Client);
+        var sent = scrape.Sum("lbproxy_proxy_retries_total", ("cluster", "images"), ("outcome", "failed"));
+        Assert.InRange(sent, 1, 20);   // at most 20% of 100 requests
+        Assert.True(scrape.Sum("lbproxy_proxy_retries_total", ("cluster", "images"), ("outcome", "budget_exhausted")) >= 80);
+    }
+
+    [Fact]
+    public async Task KillOneOfThreeOriginsWithSigkill_UnderLoad_NoGetFails()
+    {
+        var directory = Directory.CreateTempSubdirectory("lbproxy-kill-");
+        var processes = new List<ProxyProcess>();
+        try
+        {
+            var addresses = new List<Uri>();
+            for (var i = 0; i < 3; i++)
+            {
+                var origin = ProxyProcess.Start(directory.FullName, "origin", "--urls", "http://127.0.0.1:0", "--id", $"origin-{i}");
+                processes.Add(origin);
+                addresses.Add(await origin.WaitUntilListeningAsync(Bound));
+            }
+
+            var destinations = new JsonObject();
+            for (var i = 0; i < 3; i++)
+            {
+                destinations[$"origin-{i}"] = new JsonObject { ["Address"] = addresses[i].ToString() };
+            }
+
+            var config = JsonNode.Parse(new TestConfig().Route("images", "images", "/images/{**path}").ToJson())!;
+            config["ReverseProxy"]!["Clusters"] = new JsonObject
+            {
+                ["images"] = new JsonObject
+                {
+                    ["LoadBalancingPolicy"] = "ConsistentHash",
+                    ["HealthCheck"] = TestConfig.FastActiveHealth(),
+                    ["Destinations"] = destinations,
+                },
+            };
+            await using var proxy = await TestProxy.StartAsync(config.ToJsonString());
+            await using var traffic = await TrafficLoop.StartAsync(proxy.Client, i => $"/images/photo-{i % 50}.jpg");
+            await Poll.UntilAsync(() => Task.FromResult(traffic.Ok), ok => ok > 200, Bound, "steady traffic");
+
+            processes[1].KillHard();
+            await WaitUnhealthyAsync(proxy, "origin-1");
+            var atDetection = traffic.Ok;
+            await Poll.UntilAsync(() => Task.FromResult(traffic.Ok), ok => ok > atDetection + 200, Bound, "traffic after the kill");
+
+            await traffic.StopAsync();
+            Assert.Empty(traffic.Failures);
+        }
+        finally
+        {
+            foreach (var process in processes)
+            {
+                await process.DisposeAsync();
+            }
+
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task AllOriginsDown_Answers503WithRetryAfterAndTheClusterName()
+    {
+        await using var origins = await TestOrigins.StartAsync(2);
+        await using var proxy = await TestProxy.StartAsync(new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", origins.All, policy: "ConsistentHash", healthCheck: TestConfig.FastActiveHealth())
+            .ToJson());
+
+        await origins[0].StopAsync();
+        await origins[1].StopAsync();
+        await WaitUnhealthyAsync(proxy, "origin-0");
+        await WaitUnhealthyAsync(proxy, "origin-1");
+        using var client = new HttpClient { BaseAddress = proxy.Address, Timeout = TimeSpan.FromSeconds(5) };
+        using var response = await client.GetAsync("/images/a.jpg");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter?.Delta);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Contains("'images'", body);
+        Assert.DoesNotContain("127.0.0.1", body);
+    }
+
+    [Fact]
+    public async Task OutlierEjection_OriginAnswering500s_IsEjected_ButNeverMoreThanTheMaxShare()
+    {
+        await using var origins = await TestOrigins.StartAsync(2);
+        await using var proxy = await TestProxy.StartAsync(new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", origins.All, policy: "RoundRobin", metadata: new JsonObject
+            {
+                ["OutlierEjection.Consecutive5xx"] = "3",
+                ["OutlierEjection.MaxEjectedPercent"] = "50",
+                ["OutlierEjection.Duration"] = "00:05:00",
+            })
+            .ToJson());
+        origins[1].Behavior.FailStatus = 500;
+
+        var failures = 0;
+        for (var i = 0; i < 40; i++)
+        {
+            using var response = await proxy.Client.GetAsync($"/images/{i}.jpg");
+            failures += response.StatusCode == HttpStatusCode.InternalServerError ? 1 : 0;
+        }
+
+        Assert.Equal(3, failures); // the three that earned the ejection
+        Assert.Equal(DestinationHealth.Unhealthy, Destination(proxy, "origin-1").Health.Passive);
+
+        // The other one fails too: ejecting it would empty the cluster, beyond the 50% cap.
+        origins[0].Behavior.FailStatus = 500;
+        for (var i = 0; i < 10; i++)
+        {
+            using var response = await proxy.Client.GetAsync($"/images/{i}.jpg");
+        }
+
+        Assert.NotEqual(DestinationHealth.Unhealthy, Destination(proxy, "origin-0").Health.Passive);
+    }
+
+    [Theory]
+    [InlineData("ConsistentHash.Key", "cookie", "is not a hash key")]
+    [InlineData("OutlierEjection.Consecutive5xx", "many", "OutlierEjection.Consecutive5xx must be")]
+    public async Task BadBalancingMetadata_IsRefused(string key, string value, string expected)
+    {
+        await using var origins = await TestOrigins.StartAsync(1);
+        var json = new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", origins.All, policy: "ConsistentHash", metadata: new JsonObject { [key] = value })
+            .ToJson();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestProxy.StartAsync(json));
+
+        Assert.Contains(expected, error.Message);
+    }
+
+    private static DestinationState Destination(TestProxy proxy, string id)
+    {
+        Assert.True(proxy.Services.GetRequiredService<IProxyStateLookup>().TryGetCluster("images", out var cluster));
+        return cluster.Destinations[id];
+    }
+
+    private static Task WaitUnhealthyAsync(TestProxy proxy, string id) =>
+        Poll.UntilAsync(() => Task.FromResult(Destination(proxy, id).Health.Active), h => h == DestinationHealth.Unhealthy, Bound, $"{id} unhealthy");
+
+    private static string WithExtraDestination(TestConfig config, string id, Uri address)
+    {
+        var node = JsonNode.Parse(config.ToJson())!;
+        foreach (var cluster in node["ReverseProxy"]!["Clusters"]!.AsObject())
+        {
+            cluster.Value!["Destinations"]![id] = new JsonObject { ["Address"] = address.ToString() };
+        }
+
+        return node.ToJsonString();
+    }
+
+    /// <summary>A loopback address where nothing listens: connections to it are refused at once.</summary>
+    private static async Task<Uri> ClosedPortAsync()
+    {
+        var origin = await SampleOriginServer.StartAsync("closed", "http://127.0.0.1:0");
+        var address = origin.Address;
+        await origin.DisposeAsync();
+        return address;
+    }
+}
