@@ -11,6 +11,9 @@ internal static class KestrelEdgeDefaults
 
     public static WebApplicationBuilder AddKestrelEdgeDefaults(this WebApplicationBuilder builder)
     {
+        // Lines must end in CRLF: a bare LF is read differently by different parsers, a smuggling vector.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
+
         if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey])
             && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
         {

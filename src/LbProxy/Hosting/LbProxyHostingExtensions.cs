@@ -6,6 +6,7 @@ using LbProxy.Forwarding;
 using LbProxy.Health;
 using LbProxy.LoadBalancing;
 using LbProxy.Metrics;
+using LbProxy.Transforms;
 
 namespace LbProxy.Hosting;
 
@@ -23,6 +24,7 @@ internal static class LbProxyHostingExtensions
         builder.AddKestrelEdgeDefaults();
         builder.Services.AddLbProxyControl();
         builder.Services.AddLbProxyForwarding();
+        builder.Services.AddLbProxyTransforms();
         builder.Services.AddLbProxyLoadBalancing();
         builder.Services.AddLbProxyHealth();
         builder.Services.AddLbProxyMetrics();
@@ -40,6 +42,7 @@ internal static class LbProxyHostingExtensions
     /// <summary>The control plane and <c>/metrics</c> first, then the reverse proxy with YARP's stages.</summary>
     public static WebApplication MapLbProxy(this WebApplication app)
     {
+        app.UseLbProxyRequestHygiene();       // ambiguous framing and CONNECT refused; every request gets an id
         app.MapLbProxyControl();
         app.MapLbProxyMetrics();              // before MapReverseProxy: it listens before YARP's first config
         app.StartDemoOrigins();
@@ -47,6 +50,7 @@ internal static class LbProxyHostingExtensions
         {
             proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
             proxy.UseNoHealthyDestinationAnswer();   // 503 + Retry-After naming the cluster
+            proxy.UseImageFormatNegotiation();   // Accept -> avif | webp | original, before balancing keys on it
             proxy.UseSafeRetries();           // each attempt runs the stages below again, on untried destinations
             // YARP's default stages, exactly those MapReverseProxy() without arguments adds.
             proxy.UseSessionAffinity();
