@@ -1,3 +1,4 @@
+using LbProxy.AccessLog;
 using LbProxy.Configuration;
 using LbProxy.Control;
 using LbProxy.Demo;
@@ -25,6 +26,7 @@ internal static class LbProxyHostingExtensions
         builder.AddLbProxyLogging();
         builder.AddKestrelEdgeDefaults();
         builder.Services.AddLbProxyControl();
+        builder.Services.AddLbProxyAccessLog();
         builder.Services.AddLbProxyForwarding(builder.Configuration);
         builder.Services.AddLbProxyDemo();
         return builder;
