@@ -39,7 +39,8 @@ internal static class LbProxyHostingExtensions
     /// <summary>The control plane first, then the reverse proxy with YARP's stages.</summary>
     public static WebApplication MapLbProxy(this WebApplication app)
     {
-        app.MapLbProxyControl();
+        app.UseLbProxyControl();
+        app.UseRouting();    // explicit, so that routing runs after the control-plane split, not before it
         app.StartDemoOrigins();
         app.MapReverseProxy();
         return app;
