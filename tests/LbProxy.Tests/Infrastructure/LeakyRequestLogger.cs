@@ -1,15 +1,17 @@
 namespace LbProxy.Tests.Infrastructure;
 
 /// <summary>
-/// The story's bug, in C#: a request logger that starts its own background flush loop when it is built.
-/// Built once it is harmless; built per request, every request leaves one more loop, and one more active
-/// timer, behind. Test-only, to prove the leak detector can fail.
+/// The story's bug, in C#: a request logger that starts its own periodic flush timer when it is built.
+/// Built once it is harmless; built per request, every request leaves one more timer behind, ticking
+/// forever. Test-only, to prove the leak detector can fail.
 /// </summary>
-internal sealed class LeakyRequestLogger
+internal sealed class LeakyRequestLogger : IDisposable
 {
     private readonly List<string> _buffer = [];
+    private readonly Timer _flushTimer;
 
-    public LeakyRequestLogger(CancellationToken stop) => _ = FlushLoopAsync(stop);
+    public LeakyRequestLogger() =>
+        _flushTimer = new Timer(static state => ((LeakyRequestLogger)state!).Flush(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
 
     public void Log(string line)
     {
@@ -19,21 +21,13 @@ internal sealed class LeakyRequestLogger
         }
     }
 
-    private async Task FlushLoopAsync(CancellationToken stop)
+    public void Dispose() => _flushTimer.Dispose();
+
+    private void Flush()
     {
-        try
+        lock (_buffer)
         {
-            while (true)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), stop);
-                lock (_buffer)
-                {
-                    _buffer.Clear();
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
+            _buffer.Clear();
         }
     }
 }

@@ -1,16 +1,19 @@
+using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http;
 
 namespace LbProxy.Tests.Infrastructure;
 
 /// <summary>
-/// A middleware that builds its logger inside the request, as the story's Go code did. <see cref="StopAll"/>
-/// ends the leaked loops when the test is over, which the real bug never did.
+/// A middleware that builds its logger inside the request, as the story's Go code did. The loggers are
+/// kept (as a registry to flush at shutdown would keep them, and as Go's runtime keeps a goroutine), so
+/// their timers live on; <see cref="Dispose"/> ends them when the test is over, which the real bug never did.
 /// </summary>
 internal sealed class LeakyRequestLoggerMiddleware(RequestDelegate next) : IDisposable
 {
-    private readonly CancellationTokenSource _stop = new();
-
+    private readonly ConcurrentBag<LeakyRequestLogger> _loggers = [];
     private volatile bool _armed;
+
+    public int Created => _loggers.Count;
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -20,7 +23,8 @@ internal sealed class LeakyRequestLoggerMiddleware(RequestDelegate next) : IDisp
             return;
         }
 
-        var logger = new LeakyRequestLogger(_stop.Token); // the bug: one logger, and one flush loop, per request
+        var logger = new LeakyRequestLogger(); // the bug: one logger, and one timer, per request
+        _loggers.Add(logger);
         await next(context);
         logger.Log($"{context.Request.Method} {context.Request.Path} {context.Response.StatusCode}");
     }
@@ -28,7 +32,11 @@ internal sealed class LeakyRequestLoggerMiddleware(RequestDelegate next) : IDisp
     /// <summary>From now on, leak: the warm-up and the baseline run without the bug.</summary>
     public void Arm() => _armed = true;
 
-    public void StopAll() => _stop.Cancel();
-
-    public void Dispose() => _stop.Dispose();
+    public void Dispose()
+    {
+        foreach (var logger in _loggers)
+        {
+            logger.Dispose();
+        }
+    }
 }
