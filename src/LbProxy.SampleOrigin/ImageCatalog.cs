@@ -25,7 +25,8 @@ internal sealed class ImageCatalog
             return null;
         }
 
-        var format = ImageFormats.IsKnownClass(formatClass) ? formatClass! : fromExtension;
+        // "original" means no conversion: the file as the URL names it. avif and webp ask for that variant.
+        var format = formatClass is ImageFormats.Avif or ImageFormats.Webp ? formatClass : fromExtension;
         var picture = path.Contains("large", StringComparison.OrdinalIgnoreCase) ? "large" : "sample";
         return _variants[picture + "/" + format];
     }

@@ -1,3 +1,4 @@
+using LbProxy.AccessLog;
 using LbProxy.Configuration;
 using LbProxy.Hosting;
 
@@ -11,6 +12,7 @@ try
     var app = builder.Build();
     var errors = await app.ValidateLbProxyConfigAsync();   // the same check for `validate` and for a start
     if (command.Kind is CommandKind.Validate || errors.Count > 0) { return ConfigReport.Print(command, errors); }
+    app.UseLbProxyAccessLog();           // one line per request, control paths filtered
     app.MapLbProxy();                    // /_lb/* first, then YARP: routing → load balancing → health → forwarding
     await app.RunAsync();
     return 0;

@@ -133,8 +133,18 @@ internal sealed partial class ConfigReloader : BackgroundService
             return Refuse(hash, result.Errors);
         }
 
+        ConfigStatus applied;
+        try
+        {
+            applied = _applier.Apply(result.Candidate!);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Every section is validated before this point; a listener that still throws must not end reloading.
+            return Refuse(hash, [new ConfigError(_path, null, null, null, $"applying the config failed: {ProxyConfigValidator.Describe(e)}")]);
+        }
+
         _lastRejectedHash = null;
-        var applied = _applier.Apply(result.Candidate!);
         LogApplied(_logger, applied.Generation, _path, applied.Hash);
         return applied;
     }

@@ -18,4 +18,15 @@ internal static class OptionsRegistration
         services.AddSingleton<IOptionsCheck>(new OptionsCheck<TOptions>(sectionName, validator));
         return services;
     }
+
+    /// <summary>A further validator of a section registered with <see cref="AddLbProxyOptions"/>: at start and on every candidate.</summary>
+    public static IServiceCollection AddLbProxyOptionsValidator<TOptions, TValidator>(this IServiceCollection services, string sectionName)
+        where TOptions : class, new()
+        where TValidator : class, IValidateOptions<TOptions>, new()
+    {
+        var validator = new TValidator();
+        services.AddSingleton<IValidateOptions<TOptions>>(validator);
+        services.AddSingleton<IOptionsCheck>(new OptionsCheck<TOptions>(sectionName, validator));
+        return services;
+    }
 }

@@ -1,4 +1,6 @@
+using LbProxy.AccessLog;
 using LbProxy.Configuration;
+using LbProxy.Diagnostics;
 using Microsoft.Extensions.Options;
 
 namespace LbProxy.Control;
@@ -8,23 +10,34 @@ internal static class ControlEndpoints
     public static IServiceCollection AddLbProxyControl(this IServiceCollection services)
     {
         services.AddLbProxyOptions<ControlOptions, ControlOptionsValidator>(ControlOptions.SectionName);
+        services.AddOptions<ControlOptions>()
+            .PostConfigure<IConfiguration>(static (options, configuration) =>
+            {
+                if (configuration[ControlOptions.TokenEnvironmentVariable] is { Length: > 0 } token)
+                {
+                    options.Token = token;
+                }
+            });
+        services.AddLbProxyOptions<LoggingOptions, NoValidation<LoggingOptions>>(LoggingOptions.SectionName);
+        // The whole stop: the grace period, then the drain of in-flight requests.
+        services.AddOptions<HostOptions>().Configure<IOptions<ControlOptions>>(static (host, control) =>
+            host.ShutdownTimeout = control.Value.ShutdownGrace + control.Value.DrainTimeout);
+
         services.AddSingleton<Readiness>();
+        services.AddSingleton<ProcessUptime>();
+        services.AddSingleton<ControlAccess>();
+        services.AddSingleton<LogLevelControl>();
+        services.AddSingleton<AccessLogReport>();
+        services.AddSingleton<ControlEndpointTable>();
+        services.AddHostedService<LogLevelSignals>();
+        services.AddHostedService<GracefulShutdown>();
         return services;
     }
 
     /// <summary>
-    /// The control endpoints. They are literal routes, so they win over any YARP catch-all; anything else
-    /// under the prefix is a 404 from LbProxy rather than a request to a backend.
+    /// The control-plane split: <c>/_lb/*</c> in any spelling is answered here, before routing, and anything
+    /// else under the prefix is a 404 from LbProxy rather than a request to a backend.
     /// </summary>
-    public static IEndpointRouteBuilder MapLbProxyControl(this IEndpointRouteBuilder endpoints)
-    {
-        var prefix = endpoints.ServiceProvider.GetRequiredService<IOptions<ControlOptions>>().Value.Prefix;
-        var control = endpoints.MapGroup(prefix);
-        control.MapGet("/healthz", static () => Results.Text("ok"));
-        control.MapGet("/readyz", static (Readiness readiness) => readiness.IsReady
-            ? Results.Text("ready")
-            : Results.Text("not ready", statusCode: StatusCodes.Status503ServiceUnavailable));
-        control.Map("/{**rest}", static () => Results.Text("unknown control endpoint", statusCode: StatusCodes.Status404NotFound));
-        return endpoints;
-    }
+    public static IApplicationBuilder UseLbProxyControl(this IApplicationBuilder app) =>
+        app.UseMiddleware<ControlPlaneMiddleware>();
 }

@@ -16,4 +16,12 @@ internal sealed class Readiness
     }
 
     public bool IsReady => _started && !_stopping;
+
+    public bool IsDraining => _stopping;
+
+    /// <summary>
+    /// A stop that does not come through <see cref="IHostApplicationLifetime.StopApplication"/> first (a host
+    /// stopped in code) reaches the grace period before ApplicationStopping fires: it turns readiness off itself.
+    /// </summary>
+    public void BeginDraining() => _stopping = true;
 }

@@ -1,3 +1,4 @@
+using LbProxy.AccessLog;
 using LbProxy.Configuration;
 using LbProxy.Control;
 using LbProxy.Demo;
@@ -23,6 +24,7 @@ internal static class LbProxyHostingExtensions
         builder.AddLbProxyLogging();
         builder.AddKestrelEdgeDefaults();
         builder.Services.AddLbProxyControl();
+        builder.Services.AddLbProxyAccessLog();
         builder.Services.AddLbProxyForwarding();
         builder.Services.AddLbProxyTransforms();
         builder.Services.AddLbProxyLoadBalancing();
@@ -43,7 +45,8 @@ internal static class LbProxyHostingExtensions
     public static WebApplication MapLbProxy(this WebApplication app)
     {
         app.UseLbProxyRequestHygiene();       // ambiguous framing and CONNECT refused; every request gets an id
-        app.MapLbProxyControl();
+        app.UseLbProxyControl();              // /_lb/* in any spelling, answered here and never forwarded
+        app.UseRouting();                     // explicit, so that routing runs after the control-plane split
         app.MapLbProxyMetrics();              // before MapReverseProxy: it listens before YARP's first config
         app.StartDemoOrigins();
         app.MapReverseProxy(static proxy =>

@@ -234,7 +234,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
 
         config["ReverseProxy"] = JsonNode.Parse(Good(1, "v2"))!["ReverseProxy"]!.DeepClone();
         await File.WriteAllTextAsync(_path, config.ToJsonString());
-        await RunAsync("kill", "-HUP", proxy.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await RunAsync("kill", "-HUP", proxy.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         var deadline = Stopwatch.StartNew();
         while (await RoutingTests.OriginOfAsync(client, "/images/a.jpg") != "origin-1")

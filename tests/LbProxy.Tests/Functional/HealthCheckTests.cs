@@ -92,9 +92,12 @@ public sealed class HealthCheckTests
         var deadline = DateTime.UtcNow + DetectionBound;
         while (DateTime.UtcNow < deadline)
         {
+            // YARP sets the destination's health first and recomputes the cluster's available destinations
+            // after: wait for both, or the next request may still be balanced on the old list.
             if (lookup.TryGetCluster("images", out var cluster)
                 && cluster.Destinations.TryGetValue(destinationId, out var destination)
-                && destination.Health.Active == expected)
+                && destination.Health.Active == expected
+                && cluster.DestinationsState.AvailableDestinations.Contains(destination) == (expected == DestinationHealth.Healthy))
             {
                 return;
             }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace LbProxy.Tests.Infrastructure;
@@ -7,11 +8,15 @@ namespace LbProxy.Tests.Infrastructure;
 /// The real LbProxy program as a child process (<c>dotnet LbProxy.dll ...</c>), for what only the
 /// program as a whole shows: exit codes, the default config lookup, the demo.
 /// </summary>
-internal sealed class ProxyProcess : IAsyncDisposable
+internal sealed partial class ProxyProcess : IAsyncDisposable
 {
+    public const int SigTerm = 15;
+    public const int SigUsr1 = 10;
+    public const int SigUsr2 = 12;
     private const string ListeningMarker = "Now listening on: ";
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly List<string> _stdout = [];
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private ProxyProcess(Process process) => _process = process;
@@ -27,12 +32,26 @@ internal sealed class ProxyProcess : IAsyncDisposable
         }
     }
 
-    public int ProcessId => _process.Id;
+    /// <summary>SIGKILL to this child only: the process dies with no chance to close its connections.</summary>
+    public void KillHard() => _process.Kill(entireProcessTree: false);
+
+    /// <summary>The lines of stdout alone, in order: where the access log and the application log go.</summary>
+    public IReadOnlyList<string> StandardOutput
+    {
+        get
+        {
+            lock (_output)
+            {
+                return [.. _stdout];
+            }
+        }
+    }
+
+    public int Id => _process.Id;
 
     public bool HasExited => _process.HasExited;
 
-    /// <summary>SIGKILL to this child only: the process dies with no chance to close its connections.</summary>
-    public void KillHard() => _process.Kill(entireProcessTree: false);
+    public int ExitCode => _process.ExitCode;
 
     public static string ProgramPath => Path.Combine(AppContext.BaseDirectory, "LbProxy.dll");
 
@@ -46,7 +65,10 @@ internal sealed class ProxyProcess : IAsyncDisposable
         return (run._process.ExitCode, run.Output);
     }
 
-    public static ProxyProcess Start(string workingDirectory, params string[] args)
+    public static ProxyProcess Start(string workingDirectory, params string[] args) =>
+        Start(workingDirectory, environment: null, args);
+
+    public static ProxyProcess Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -63,14 +85,39 @@ internal sealed class ProxyProcess : IAsyncDisposable
 
         info.Environment.Remove("LBPROXY_CONFIG");
         info.Environment.Remove("ASPNETCORE_URLS");
+        info.Environment.Remove("LBPROXY_CONTROL_TOKEN");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         var process = new Process { StartInfo = info };
         var proxy = new ProxyProcess(process);
-        process.OutputDataReceived += (_, e) => proxy.OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => proxy.OnLine(e.Data);
+        process.OutputDataReceived += (_, e) => proxy.OnLine(e.Data, stdout: true);
+        process.ErrorDataReceived += (_, e) => proxy.OnLine(e.Data, stdout: false);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return proxy;
+    }
+
+    /// <summary>The address once listening, for tests that talk to it.</summary>
+    public Uri Address => _listening.Task.IsCompletedSuccessfully ? _listening.Task.Result : throw new InvalidOperationException("not listening yet");
+
+    /// <summary>Starts the program and waits until it listens; it is killed if it does not.</summary>
+    public static async Task<ProxyProcess> StartListeningAsync(string workingDirectory, IReadOnlyDictionary<string, string>? environment, TimeSpan bound, string[] args)
+    {
+        var proxy = Start(workingDirectory, environment, args);
+        try
+        {
+            await proxy.WaitUntilListeningAsync(bound);
+            return proxy;
+        }
+        catch
+        {
+            await proxy.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Waits for Kestrel's "Now listening on" line and returns that address.</summary>
@@ -86,6 +133,48 @@ internal sealed class ProxyProcess : IAsyncDisposable
         return await _listening.Task;
     }
 
+    /// <summary>Sends a signal to this child, by its own pid (<c>kill(2)</c>), as an operator or Kubernetes would.</summary>
+    public void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    /// <summary>Waits (bounded) until a line of stdout matches; returns its index, or -1 at the bound.</summary>
+    public async Task<int> WaitForLineAsync(Func<string, bool> match, TimeSpan bound, int startAt = 0)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        while (true)
+        {
+            var lines = StandardOutput;
+            for (var i = startAt; i < lines.Count; i++)
+            {
+                if (match(lines[i]))
+                {
+                    return i;
+                }
+            }
+
+            if (DateTime.UtcNow >= deadline || _process.HasExited && lines.Count == StandardOutput.Count)
+            {
+                return -1;
+            }
+
+            await Task.Delay(25);
+        }
+    }
+
+    /// <summary>Waits (bounded) for the process to exit and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan bound)
+    {
+        using var cts = new CancellationTokenSource(bound);
+        await _process.WaitForExitAsync(cts.Token);
+        _process.WaitForExit(); // drains the redirected output
+        return _process.ExitCode;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
@@ -97,7 +186,10 @@ internal sealed class ProxyProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private void OnLine(string? line)
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    private void OnLine(string? line, bool stdout)
     {
         if (line is null)
         {
@@ -107,6 +199,10 @@ internal sealed class ProxyProcess : IAsyncDisposable
         lock (_output)
         {
             _output.AppendLine(line);
+            if (stdout)
+            {
+                _stdout.Add(line);
+            }
         }
 
         var at = line.IndexOf(ListeningMarker, StringComparison.Ordinal);

@@ -1,0 +1,58 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace LbProxy.AccessLog;
+
+/// <summary>
+/// The access log: one line per request on stdout. The filter rules are applied in the order of the
+/// properties below, and every line they skip is counted by rule.
+/// </summary>
+internal sealed class AccessLogOptions
+{
+    public const string SectionName = "LbProxy:AccessLog";
+
+    /// <summary>The line the story's operators read, nginx-like.</summary>
+    public const string DefaultTemplate = "{ip} - [{time}] {method} {url} {status} {referer} {ua}";
+
+    public const string MetricsPath = "/metrics";
+
+    /// <summary>When false, no line is written (each request is counted as skipped by the "disabled" rule).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The line, with placeholders in braces; see <see cref="AccessLogTemplate"/> for the names.</summary>
+    [Required]
+    public string Template { get; set; } = DefaultTemplate;
+
+    /// <summary>The time in UTC rather than the local time zone.</summary>
+    public bool Utc { get; set; }
+
+    /// <summary>Lines waiting for stdout; once full, new lines are dropped and counted, never waited for.</summary>
+    [Range(16, 1_000_000)]
+    public int BufferSize { get; set; } = 10_000;
+
+    /// <summary>Skip requests to the control endpoints (the control prefix).</summary>
+    public bool SkipControlPaths { get; set; } = true;
+
+    /// <summary>Skip scrapes of <c>/metrics</c>.</summary>
+    public bool SkipMetrics { get; set; } = true;
+
+    /// <summary>
+    /// More path prefixes to skip, on segment boundaries and ignoring case: <c>/health</c> skips
+    /// <c>/health/live</c>, never <c>/healthy.jpg</c>.
+    /// </summary>
+    public string[] SkipPaths { get; set; } = [];
+
+    /// <summary>Status classes to skip, such as <c>3xx</c>.</summary>
+    public string[] SkipStatusClasses { get; set; } = [];
+
+    /// <summary>Skip requests answered faster than this (zero: none); to log only slow requests.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan MinDuration { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Percentage of successful requests (status below 400) that are logged; errors always are.</summary>
+    [Range(0.0, 100.0)]
+    public double SuccessSamplePercent { get; set; } = 100;
+}
+
+[OptionsValidator]
+internal sealed partial class AccessLogOptionsValidator : IValidateOptions<AccessLogOptions>;

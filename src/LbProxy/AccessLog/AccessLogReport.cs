@@ -1,0 +1,28 @@
+namespace LbProxy.AccessLog;
+
+/// <summary>Reads the access log's state for the control plane, which reaches this stage only through here.</summary>
+internal sealed class AccessLogReport(AccessLogPolicy policy, AccessLogCounters counters, AccessLogWriter writer)
+{
+    public AccessLogStatus Capture()
+    {
+        var settings = policy.Current;
+        var skipped = new Dictionary<string, long>();
+        foreach (var outcome in Enum.GetValues<AccessLogOutcome>())
+        {
+            if (outcome is not (AccessLogOutcome.Written or AccessLogOutcome.Dropped))
+            {
+                // "skipped_path" shows as "path".
+                skipped[AccessLogCounters.NameOf(outcome)["skipped_".Length..]] = counters.Get(outcome);
+            }
+        }
+
+        return new AccessLogStatus(
+            settings.Enabled,
+            settings.Template.Text,
+            settings.Filter.SkipPrefixes,
+            counters.Get(AccessLogOutcome.Written),
+            counters.Get(AccessLogOutcome.Dropped),
+            writer.Pending,
+            skipped);
+    }
+}

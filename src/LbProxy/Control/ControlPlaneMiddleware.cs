@@ -1,0 +1,78 @@
+using System.Collections.Frozen;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace LbProxy.Control;
+
+/// <summary>
+/// The control-plane split, before routing: a request whose path is under the control prefix in any
+/// spelling (by <see cref="PathNormalizer"/>) is answered here and never goes further, so no YARP route,
+/// however it is written, can forward it to a backend. Everything else passes on untouched.
+/// </summary>
+internal sealed partial class ControlPlaneMiddleware
+{
+    private readonly RequestDelegate _next;
+    private readonly string _prefix;
+    private readonly FrozenDictionary<string, ControlEndpoint>.AlternateLookup<ReadOnlySpan<char>> _endpoints;
+    private readonly ControlAccess _access;
+    private readonly ILogger<ControlPlaneMiddleware> _logger;
+
+    public ControlPlaneMiddleware(
+        RequestDelegate next,
+        IOptions<ControlOptions> options,
+        ControlEndpointTable table,
+        ControlAccess access,
+        ILogger<ControlPlaneMiddleware> logger)
+    {
+        _next = next;
+        _prefix = PathNormalizer.Normalize(options.Value.Prefix);
+        _endpoints = table.Endpoints.ToFrozenDictionary(static e => e.Key, static e => e.Value, StringComparer.OrdinalIgnoreCase)
+            .GetAlternateLookup<ReadOnlySpan<char>>();
+        _access = access;
+        _logger = logger;
+    }
+
+    public Task Invoke(HttpContext context)
+    {
+        var path = PathNormalizer.Normalize(context.Request.Path.Value);
+        if (!PathNormalizer.IsUnder(path, _prefix))
+        {
+            return _next(context);
+        }
+
+        var response = context.Response;
+        response.Headers.CacheControl = "no-store";
+        if (!_endpoints.TryGetValue(PathNormalizer.Below(path, _prefix), out var endpoint))
+        {
+            LogRefused(_logger, path, StatusCodes.Status404NotFound);
+            response.StatusCode = StatusCodes.Status404NotFound;
+            return response.WriteAsync("unknown control endpoint\n");
+        }
+
+        if (!endpoint.Accepts(context.Request.Method))
+        {
+            LogRefused(_logger, path, StatusCodes.Status405MethodNotAllowed);
+            response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            response.Headers.Allow = endpoint.Allow;
+            return Task.CompletedTask;
+        }
+
+        if (endpoint.RequiresToken && !_access.IsAllowed(context))
+        {
+            // No detail: neither whether a token is configured nor what was wrong with the one sent.
+            LogRefused(_logger, path, StatusCodes.Status401Unauthorized);
+            response.StatusCode = StatusCodes.Status401Unauthorized;
+            response.Headers[HeaderNames.WWWAuthenticate] = "Bearer";
+            return Task.CompletedTask;
+        }
+
+        LogAnswered(_logger, endpoint.Name, context.Request.Method);
+        return endpoint.Handler(context);
+    }
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "Control endpoint {Endpoint}: {Method}")]
+    private static partial void LogAnswered(ILogger logger, string endpoint, string method);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Debug, Message = "Control request {Path} refused with {StatusCode}")]
+    private static partial void LogRefused(ILogger logger, string path, int statusCode);
+}

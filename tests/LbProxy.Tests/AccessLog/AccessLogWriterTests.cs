@@ -1,0 +1,127 @@
+using System.Diagnostics.Metrics;
+using LbProxy.AccessLog;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Options;
+using Serilog;
+using Serilog.Core;
+using Serilog.Events;
+
+namespace LbProxy.Tests.AccessLog;
+
+public sealed class AccessLogWriterTests
+{
+    [Fact]
+    public async Task Enqueue_LinesArriveInOrderAndAreCountedWritten()
+    {
+        using var meters = new TestMeterFactory();
+        var counters = new AccessLogCounters(meters);
+        using var collector = new MetricCollector<long>(meters, AccessLogCounters.MeterName, AccessLogCounters.InstrumentName);
+        using var sink = new BlockingSink();
+        await using (var writer = Writer(sink, counters, bufferSize: 100))
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                writer.Enqueue($"line {i}");
+            }
+        } // disposing flushes
+
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"line {i}"), sink.Lines);
+        Assert.Equal(50, counters.Get(AccessLogOutcome.Written));
+        Assert.Equal(0, counters.Get(AccessLogOutcome.Dropped));
+        Assert.Equal(50, collector.GetMeasurementSnapshot().Where(m => Equals(m.Tags["outcome"], "written")).Sum(m => m.Value));
+    }
+
+    [Fact]
+    public async Task Enqueue_BufferFull_DropsAndCountsWithoutWaiting()
+    {
+        using var meters = new TestMeterFactory();
+        var counters = new AccessLogCounters(meters);
+        using var collector = new MetricCollector<long>(meters, AccessLogCounters.MeterName, AccessLogCounters.InstrumentName);
+        using var sink = new BlockingSink();
+        sink.Block();
+        await using var writer = Writer(sink, counters, bufferSize: 16);
+
+        writer.Enqueue("first"); // taken by the reader, which then blocks in the sink
+        Assert.True(sink.Entered.Wait(TimeSpan.FromSeconds(10)), "the reader reached the sink");
+        // stdout is stuck: these calls must all return at once, 16 buffered and the rest dropped.
+        for (var i = 0; i < 100; i++)
+        {
+            writer.Enqueue($"line {i}");
+        }
+
+        Assert.Equal(84, counters.Get(AccessLogOutcome.Dropped));
+        Assert.Equal(84, collector.GetMeasurementSnapshot().Where(m => Equals(m.Tags["outcome"], "dropped")).Sum(m => m.Value));
+        Assert.Equal(16, writer.Pending);
+
+        sink.Release();
+        await writer.DisposeAsync();
+        Assert.Equal(17, counters.Get(AccessLogOutcome.Written));
+        Assert.Equal(["first", .. Enumerable.Range(0, 16).Select(i => $"line {i}")], sink.Lines);
+    }
+
+    private static AccessLogWriter Writer(ILogEventSink sink, AccessLogCounters counters, int bufferSize) => new(
+        Options.Create(new AccessLogOptions { BufferSize = bufferSize }),
+        new AccessLogOutput(new LoggerConfiguration().WriteTo.Sink(sink).CreateLogger()),
+        counters,
+        TimeProvider.System);
+
+    /// <summary>A sink that can be made to hang, as a stdout whose reader stopped reading does.</summary>
+    private sealed class BlockingSink : ILogEventSink, IDisposable
+    {
+        private readonly ManualResetEventSlim _open = new(true);
+        private readonly List<string> _lines = [];
+
+        public ManualResetEventSlim Entered { get; } = new();
+
+        public IReadOnlyList<string> Lines
+        {
+            get
+            {
+                lock (_lines)
+                {
+                    return [.. _lines];
+                }
+            }
+        }
+
+        public void Block() => _open.Reset();
+
+        public void Dispose()
+        {
+            _open.Dispose();
+            Entered.Dispose();
+        }
+
+        public void Release() => _open.Set();
+
+        public void Emit(LogEvent logEvent)
+        {
+            Entered.Set();
+            _open.Wait(TimeSpan.FromSeconds(30));
+            lock (_lines)
+            {
+                _lines.Add(((ScalarValue)logEvent.Properties[AccessLineFormatter.LineProperty]).Value!.ToString()!);
+            }
+        }
+    }
+
+    private sealed class TestMeterFactory : IMeterFactory
+    {
+        private readonly List<Meter> _meters = [];
+
+        public Meter Create(MeterOptions options)
+        {
+            var meter = new Meter(options.Name, options.Version, options.Tags, scope: this);
+            _meters.Add(meter);
+            return meter;
+        }
+
+        public void Dispose()
+        {
+            foreach (var meter in _meters)
+            {
+                meter.Dispose();
+            }
+        }
+    }
+}

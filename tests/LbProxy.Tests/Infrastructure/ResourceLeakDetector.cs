@@ -1,0 +1,63 @@
+namespace LbProxy.Tests.Infrastructure;
+
+/// <summary>
+/// The story's detector, for .NET: a leak of per-request background work shows as active timers
+/// (<see cref="Timer.ActiveCount"/>, the counterpart of Go's goroutine count) and thread-pool threads that
+/// do not come back down once traffic stops. Measures a baseline at idle, then polls, with a bound, until
+/// both are back within a tolerance of it.
+/// </summary>
+/// <remarks>
+/// Tolerances. Timers: a few legitimate timers exist per connection pool and per handler, and how many
+/// connections a burst opens varies; <see cref="TimerTolerance"/> absorbs that, while the story's leak adds
+/// one timer per request, thousands here. Threads: the pool may inject threads during a burst and retires
+/// them after about 20 s idle, so the bound is longer than that, and <see cref="ThreadTolerance"/> allows
+/// the pool's own variance (a thread or two parked longer than its peers). Before each sample the GC runs
+/// with finalizers, so that timers that are already garbage (not leaked: nothing holds them) are not counted.
+/// </remarks>
+internal static class ResourceLeakDetector
+{
+    public const int TimerTolerance = 10;
+    public const int ThreadTolerance = 4;
+    public static readonly TimeSpan DefaultBound = TimeSpan.FromSeconds(45);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
+    public static ResourceSample Sample()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return new ResourceSample(Timer.ActiveCount, ThreadPool.ThreadCount);
+    }
+
+    /// <summary>The idle baseline: the lowest counts seen over a few polls once traffic has stopped.</summary>
+    public static async Task<ResourceSample> MeasureBaselineAsync(int polls = 8)
+    {
+        var best = Sample();
+        for (var i = 1; i < polls; i++)
+        {
+            await Task.Delay(PollInterval);
+            var next = Sample();
+            best = new ResourceSample(Math.Min(best.Timers, next.Timers), Math.Min(best.Threads, next.Threads));
+        }
+
+        return best;
+    }
+
+    /// <summary>Polls until timers and threads are back within tolerance of <paramref name="baseline"/>, or the bound passes.</summary>
+    public static async Task<LeakReport> WaitForBaselineAsync(ResourceSample baseline, TimeSpan? bound = null)
+    {
+        var deadline = DateTime.UtcNow + (bound ?? DefaultBound);
+        ResourceSample last;
+        while (true)
+        {
+            last = Sample();
+            var returned = last.Timers <= baseline.Timers + TimerTolerance && last.Threads <= baseline.Threads + ThreadTolerance;
+            if (returned || DateTime.UtcNow >= deadline)
+            {
+                return new LeakReport(baseline, last, returned, last.Timers - baseline.Timers, last.Threads - baseline.Threads);
+            }
+
+            await Task.Delay(PollInterval);
+        }
+    }
+}
