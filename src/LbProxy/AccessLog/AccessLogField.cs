@@ -19,4 +19,5 @@ internal enum AccessLogField
     RequestId,
     Path,
     Query,
+    Format,
 }

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
+using LbProxy.Transforms;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Model;
@@ -13,7 +14,7 @@ namespace LbProxy.AccessLog;
 /// and query as received; <c>{status}</c>; <c>{referer}</c> and <c>{ua}</c> raw header values;
 /// <c>{duration_ms}</c>; <c>{bytes}</c> response body bytes sent; <c>{route}</c>, <c>{cluster}</c>,
 /// <c>{destination}</c> as YARP chose them; <c>{request_id}</c>; <c>{path}</c> decoded path; <c>{query}</c>
-/// without the <c>?</c>. An absent value is empty. <c>{{</c> and <c>}}</c> write a brace.
+/// without the <c>?</c>; <c>{format}</c> the negotiated image format class (avif, webp, original). An absent value is empty. <c>{{</c> and <c>}}</c> write a brace.
 /// </summary>
 internal sealed class AccessLogTemplate
 {
@@ -38,6 +39,7 @@ internal sealed class AccessLogTemplate
         ["destination"] = AccessLogField.Destination,
         ["request_id"] = AccessLogField.RequestId,
         ["path"] = AccessLogField.Path,
+        ["format"] = AccessLogField.Format,
         ["query"] = AccessLogField.Query,
     }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
@@ -204,6 +206,9 @@ internal sealed class AccessLogTemplate
             case AccessLogField.Path:
                 line.AppendEscaped(request.PathBase.Value);
                 line.AppendEscaped(request.Path.Value);
+                break;
+            case AccessLogField.Format:
+                line.AppendEscaped(context.Features.Get<IImageFormatFeature>()?.FormatClass);
                 break;
             case AccessLogField.Query:
                 var query = request.QueryString.Value.AsSpan();

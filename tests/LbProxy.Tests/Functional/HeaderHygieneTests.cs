@@ -127,6 +127,20 @@ public sealed class HeaderHygieneTests
     }
 
     [Fact]
+    public async Task AccessLog_ShowsTheFormatClassAndTheRequestId()
+    {
+        await using var setup = await StartAsync("--LbProxy:AccessLog:Template", "{format} {request_id} {url}");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/images/cat.jpg");
+        request.Headers.TryAddWithoutValidation("Accept", "image/webp,*/*");
+
+        using var response = await setup.Proxy.Client.SendAsync(request);
+        var lines = await setup.Proxy.AccessLog.WaitForAsync(1);
+
+        var id = response.Headers.GetValues(RequestIdHeader).Single();
+        Assert.Equal($"webp {id} /images/cat.jpg", lines.Single());
+    }
+
+    [Fact]
     public async Task RequestId_IsOnControlAnswersToo()
     {
         await using var setup = await StartAsync();
