@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using LbProxy.Metrics;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -37,6 +38,14 @@ internal sealed partial class ControlPlaneMiddleware
         var path = PathNormalizer.Normalize(context.Request.Path.Value);
         if (!PathNormalizer.IsUnder(path, _prefix))
         {
+            // /metrics in any spelling goes to the scrape endpoint: the access-log filter, by the same
+            // normalizer, skips it, so it must never be a proxied request instead.
+            if (string.Equals(path, MetricsExtensions.ScrapePath, StringComparison.Ordinal)
+                && !string.Equals(context.Request.Path.Value, MetricsExtensions.ScrapePath, StringComparison.Ordinal))
+            {
+                context.Request.Path = MetricsExtensions.ScrapePath;
+            }
+
             return _next(context);
         }
 
