@@ -8,8 +8,6 @@ namespace LbProxy.Tests.Functional;
 
 public sealed class HealthCheckTests
 {
-    private static readonly TimeSpan DetectionBound = TimeSpan.FromSeconds(15);
-
     [Fact]
     public async Task ActiveHealth_OriginDies_IsTakenOutWhileTrafficContinues()
     {
@@ -18,14 +16,14 @@ public sealed class HealthCheckTests
             .Route("images", "images", "/images/{**path}")
             .Cluster("images", origins.All, healthCheck: TestConfig.FastActiveHealth())
             .ToJson());
-        await WaitForHealthAsync(proxy, "origin-1", DestinationHealth.Healthy);
+        await ProxyState.WaitForActiveHealthAsync(proxy, "origin-1", DestinationHealth.Healthy);
 
         // Steady traffic from before the origin dies until well after it is taken out.
         using var stopTraffic = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var traffic = SendUntilCancelledAsync(proxy.Client, stopTraffic.Token);
 
         await origins[1].StopAsync();
-        await WaitForHealthAsync(proxy, "origin-1", DestinationHealth.Unhealthy);
+        await ProxyState.WaitForActiveHealthAsync(proxy, "origin-1", DestinationHealth.Unhealthy);
 
         // Once it is out, every request succeeds on the survivor.
         for (var i = 0; i < 50; i++)
@@ -50,7 +48,7 @@ public sealed class HealthCheckTests
             .ToJson());
 
         origins[1].Behavior.Unhealthy = true;
-        await WaitForHealthAsync(proxy, "origin-1", DestinationHealth.Unhealthy);
+        await ProxyState.WaitForActiveHealthAsync(proxy, "origin-1", DestinationHealth.Unhealthy);
         var before = origins[1].RequestCount;
         for (var i = 0; i < 20; i++)
         {
@@ -60,7 +58,7 @@ public sealed class HealthCheckTests
         Assert.Equal(before, origins[1].RequestCount);
 
         origins[1].Behavior.Unhealthy = false;
-        await WaitForHealthAsync(proxy, "origin-1", DestinationHealth.Healthy);
+        await ProxyState.WaitForActiveHealthAsync(proxy, "origin-1", DestinationHealth.Healthy);
         var seen = new HashSet<string>();
         for (var i = 0; i < 10; i++)
         {
@@ -80,32 +78,10 @@ public sealed class HealthCheckTests
             .ToJson());
 
         await origins[0].StopAsync();
-        await WaitForHealthAsync(proxy, "origin-0", DestinationHealth.Unhealthy);
+        await ProxyState.WaitForActiveHealthAsync(proxy, "origin-0", DestinationHealth.Unhealthy);
         using var response = await proxy.Client.GetAsync("/images/a.jpg");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-    }
-
-    private static async Task WaitForHealthAsync(TestProxy proxy, string destinationId, DestinationHealth expected)
-    {
-        var lookup = proxy.Services.GetRequiredService<IProxyStateLookup>();
-        var deadline = DateTime.UtcNow + DetectionBound;
-        while (DateTime.UtcNow < deadline)
-        {
-            // YARP sets the destination's health first and recomputes the cluster's available destinations
-            // after: wait for both, or the next request may still be balanced on the old list.
-            if (lookup.TryGetCluster("images", out var cluster)
-                && cluster.Destinations.TryGetValue(destinationId, out var destination)
-                && destination.Health.Active == expected
-                && cluster.DestinationsState.AvailableDestinations.Contains(destination) == (expected == DestinationHealth.Healthy))
-            {
-                return;
-            }
-
-            await Task.Delay(50);
-        }
-
-        Assert.Fail($"{destinationId} did not become {expected} within {DetectionBound}");
     }
 
     private static async Task<(int Ok, int Failed)> SendUntilCancelledAsync(HttpClient client, CancellationToken cancellationToken)

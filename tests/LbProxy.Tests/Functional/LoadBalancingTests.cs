@@ -59,7 +59,7 @@ public sealed class LoadBalancingTests
     public async Task Retry_DestinationWhosePortRefuses_CostsNoFailedGet()
     {
         await using var origins = await TestOrigins.StartAsync(2);
-        var refusing = await ClosedPortAsync();
+        var refusing = LoopbackPorts.UnusedAddress();
         await using var proxy = await TestProxy.StartAsync(WithExtraDestination(new TestConfig()
             .Route("images", "images", "/images/{**path}")
             .Cluster("images", origins.All, policy: "RoundRobin"), "refusing", refusing));
@@ -79,7 +79,7 @@ public sealed class LoadBalancingTests
     public async Task Retry_PostIsNotRetried()
     {
         await using var origins = await TestOrigins.StartAsync(1);
-        var refusing = await ClosedPortAsync();
+        var refusing = LoopbackPorts.UnusedAddress();
         await using var proxy = await TestProxy.StartAsync(WithExtraDestination(new TestConfig()
             .Route("echo", "echo", "/echo/{**path}")
             .Cluster("echo", origins.All, policy: "FirstAlphabetical"), "a-refusing", refusing));
@@ -95,7 +95,7 @@ public sealed class LoadBalancingTests
     [Fact]
     public async Task Retry_WhenEveryDestinationFails_StaysWithinTheBudget()
     {
-        var refusing = new[] { await ClosedPortAsync(), await ClosedPortAsync() };
+        var refusing = new[] { LoopbackPorts.UnusedAddress(), LoopbackPorts.UnusedAddress() };
         var config = JsonNode.Parse(new TestConfig().Route("images", "images", "/images/{**path}").ToJson())!;
         config["ReverseProxy"]!["Clusters"] = new JsonObject
         {
@@ -160,7 +160,7 @@ public sealed class LoadBalancingTests
             await Poll.UntilAsync(() => Task.FromResult(traffic.Ok), ok => ok > 200, Bound, "steady traffic");
 
             processes[1].KillHard();
-            await WaitUnhealthyAsync(proxy, "origin-1");
+            await ProxyState.WaitForActiveHealthAsync(proxy, "origin-1", DestinationHealth.Unhealthy);
             var atDetection = traffic.Ok;
             await Poll.UntilAsync(() => Task.FromResult(traffic.Ok), ok => ok > atDetection + 200, Bound, "traffic after the kill");
 
@@ -189,8 +189,8 @@ public sealed class LoadBalancingTests
 
         await origins[0].StopAsync();
         await origins[1].StopAsync();
-        await WaitUnhealthyAsync(proxy, "origin-0");
-        await WaitUnhealthyAsync(proxy, "origin-1");
+        await ProxyState.WaitForActiveHealthAsync(proxy, "origin-0", DestinationHealth.Unhealthy);
+        await ProxyState.WaitForActiveHealthAsync(proxy, "origin-1", DestinationHealth.Unhealthy);
         using var client = new HttpClient { BaseAddress = proxy.Address, Timeout = TimeSpan.FromSeconds(5) };
         using var response = await client.GetAsync("/images/a.jpg");
 
@@ -224,7 +224,7 @@ public sealed class LoadBalancingTests
         }
 
         Assert.Equal(3, failures); // the three that earned the ejection
-        Assert.Equal(DestinationHealth.Unhealthy, Destination(proxy, "origin-1").Health.Passive);
+        Assert.Equal(DestinationHealth.Unhealthy, ProxyState.Destination(proxy, "origin-1").Health.Passive);
 
         // The other one fails too: ejecting it would empty the cluster, beyond the 50% cap.
         origins[0].Behavior.FailStatus = 500;
@@ -233,7 +233,7 @@ public sealed class LoadBalancingTests
             using var response = await proxy.Client.GetAsync($"/images/{i}.jpg");
         }
 
-        Assert.NotEqual(DestinationHealth.Unhealthy, Destination(proxy, "origin-0").Health.Passive);
+        Assert.NotEqual(DestinationHealth.Unhealthy, ProxyState.Destination(proxy, "origin-0").Health.Passive);
     }
 
     [Theory]
@@ -252,15 +252,6 @@ public sealed class LoadBalancingTests
         Assert.Contains(expected, error.Message);
     }
 
-    private static DestinationState Destination(TestProxy proxy, string id)
-    {
-        Assert.True(proxy.Services.GetRequiredService<IProxyStateLookup>().TryGetCluster("images", out var cluster));
-        return cluster.Destinations[id];
-    }
-
-    private static Task WaitUnhealthyAsync(TestProxy proxy, string id) =>
-        Poll.UntilAsync(() => Task.FromResult(Destination(proxy, id).Health.Active), h => h == DestinationHealth.Unhealthy, Bound, $"{id} unhealthy");
-
     private static string WithExtraDestination(TestConfig config, string id, Uri address)
     {
         var node = JsonNode.Parse(config.ToJson())!;
@@ -270,14 +261,5 @@ public sealed class LoadBalancingTests
         }
 
         return node.ToJsonString();
-    }
-
-    /// <summary>A loopback address where nothing listens: connections to it are refused at once.</summary>
-    private static async Task<Uri> ClosedPortAsync()
-    {
-        var origin = await SampleOriginServer.StartAsync("closed", "http://127.0.0.1:0");
-        var address = origin.Address;
-        await origin.DisposeAsync();
-        return address;
     }
 }

@@ -295,7 +295,7 @@ public sealed class MetricsTests
         var directory = Directory.CreateTempSubdirectory("lbproxy-metrics-");
         try
         {
-            var ports = new[] { UnusedPort(), UnusedPort() };
+            var ports = new[] { LoopbackPorts.Unused(), LoopbackPorts.Unused() };
             var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "yarp.json")))!;
             var destinations = config["ReverseProxy"]!["Clusters"]!["images"]!["Destinations"]!.AsObject();
             destinations["origin-a"]!["Address"] = $"http://127.0.0.1:{ports[0]}/";
@@ -367,17 +367,10 @@ public sealed class MetricsTests
         {
             ["Destinations"] = new System.Text.Json.Nodes.JsonObject
             {
-                ["nobody"] = new System.Text.Json.Nodes.JsonObject { ["Address"] = $"http://127.0.0.1:{UnusedPort()}/" },
+                ["nobody"] = new System.Text.Json.Nodes.JsonObject { ["Address"] = $"http://127.0.0.1:{LoopbackPorts.Unused()}/" },
             },
         };
         return json.ToJsonString();
-    }
-
-    private static int UnusedPort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Successes, a failed forward and a request no route matches, so every instrument has data.</summary>

@@ -1,0 +1,41 @@
+using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Model;
+
+namespace LbProxy.Tests.Infrastructure;
+
+/// <summary>What a test proxy's YARP knows of its destinations.</summary>
+internal static class ProxyState
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+
+    public static DestinationState Destination(TestProxy proxy, string destinationId, string clusterId = "images")
+    {
+        Assert.True(proxy.Services.GetRequiredService<IProxyStateLookup>().TryGetCluster(clusterId, out var cluster), $"no cluster {clusterId}");
+        return cluster.Destinations[destinationId];
+    }
+
+    /// <summary>
+    /// Waits until active health gives the destination <paramref name="expected"/> and the cluster's available
+    /// destinations follow: YARP sets the first and recomputes the second after, so the next request could
+    /// otherwise still be balanced on the old list.
+    /// </summary>
+    public static async Task WaitForActiveHealthAsync(TestProxy proxy, string destinationId, DestinationHealth expected, string clusterId = "images")
+    {
+        var lookup = proxy.Services.GetRequiredService<IProxyStateLookup>();
+        var deadline = DateTime.UtcNow + Bound;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (lookup.TryGetCluster(clusterId, out var cluster)
+                && cluster.Destinations.TryGetValue(destinationId, out var destination)
+                && destination.Health.Active == expected
+                && cluster.DestinationsState.AvailableDestinations.Contains(destination) == (expected == DestinationHealth.Healthy))
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"{destinationId} did not become {expected} within {Bound}");
+    }
+}
