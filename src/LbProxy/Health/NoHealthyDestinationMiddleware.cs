@@ -5,7 +5,8 @@ using Yarp.ReverseProxy.Forwarder;
 namespace LbProxy.Health;
 
 /// <summary>
-/// When a cluster has no healthy destination YARP answers an empty 503 at once; this gives it a
+/// When a cluster has no healthy destination YARP answers an empty 503 at once (and when every destination was
+/// tried and failed, a 502); this makes either a 503 with a
 /// <c>Retry-After</c> and a short body naming the cluster (never an address), so clients and outer balancers
 /// back off instead of hammering, and an operator can tell this 503 from an origin's own.
 /// </summary>
@@ -14,8 +15,7 @@ internal sealed class NoHealthyDestinationMiddleware(RequestDelegate next, IOpti
     public async Task Invoke(HttpContext context)
     {
         await next(context);
-        if (context.Response.HasStarted
-            || context.Features.Get<IForwarderErrorFeature>()?.Error != ForwarderError.NoAvailableDestinations)
+        if (context.Response.HasStarted || !NoneAnswered(context))
         {
             return;
         }
@@ -28,4 +28,16 @@ internal sealed class NoHealthyDestinationMiddleware(RequestDelegate next, IOpti
         response.ContentType = "text/plain; charset=utf-8";
         await response.WriteAsync($"503 no healthy destination in cluster '{cluster}'\n", context.RequestAborted);
     }
+
+    /// <summary>
+    /// No destination was available, or the retry stage tried every one and each failed to connect or answer
+    /// (it then leaves the available list empty).
+    /// </summary>
+    private static bool NoneAnswered(HttpContext context) =>
+        context.Features.Get<IForwarderErrorFeature>()?.Error switch
+        {
+            ForwarderError.NoAvailableDestinations => true,
+            ForwarderError.Request or ForwarderError.RequestTimedOut => context.GetReverseProxyFeature().AvailableDestinations.Count == 0,
+            _ => false,
+        };
 }

@@ -112,15 +112,19 @@ public sealed class LoadBalancingTests
         };
         await using var proxy = await TestProxy.StartAsync(config.ToJsonString(), "--LbProxy:Retry:MinRetriesPerSecond", "0");
 
+        var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 100; i++)
         {
             using var response = await proxy.Client.GetAsync($"/images/{i}.jpg");
-            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            statuses.Add(response.StatusCode);
         }
 
         var scrape = await MetricsScrape.TakeAsync(proxy.Client);
         var sent = scrape.Sum("lbproxy_proxy_retries_total", ("cluster", "images"), ("outcome", "failed"));
         Assert.InRange(sent, 1, 20);   // at most 20% of 100 requests
+        // A request whose retry tried both destinations gets the cluster's 503; one refused a retry, a 502.
+        Assert.Equal((int)sent, statuses.Count(s => s == HttpStatusCode.ServiceUnavailable));
+        Assert.Equal(100 - (int)sent, statuses.Count(s => s == HttpStatusCode.BadGateway));
         Assert.True(scrape.Sum("lbproxy_proxy_retries_total", ("cluster", "images"), ("outcome", "budget_exhausted")) >= 80);
     }
 
@@ -176,6 +180,33 @@ public sealed class LoadBalancingTests
 
             directory.Delete(recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task AllOriginsJustDied_BeforeHealthChecksNoticed_GetIs503WithRetryAfter()
+    {
+        var config = JsonNode.Parse(new TestConfig().Route("images", "images", "/images/{**path}").ToJson())!;
+        config["ReverseProxy"]!["Clusters"] = new JsonObject
+        {
+            ["images"] = new JsonObject
+            {
+                ["LoadBalancingPolicy"] = "ConsistentHash",
+                ["Destinations"] = new JsonObject
+                {
+                    ["dead-0"] = new JsonObject { ["Address"] = LoopbackPorts.UnusedAddress().ToString() },
+                    ["dead-1"] = new JsonObject { ["Address"] = LoopbackPorts.UnusedAddress().ToString() },
+                },
+            },
+        };
+        await using var proxy = await TestProxy.StartAsync(config.ToJsonString());
+
+        using var get = await proxy.Client.GetAsync("/images/a.jpg");
+        using var post = await proxy.Client.PostAsync("/images/a.jpg", new StringContent("x"));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, get.StatusCode);
+        Assert.NotNull(get.Headers.RetryAfter);
+        Assert.Contains("'images'", await get.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadGateway, post.StatusCode); // not retried, so not every destination was tried
     }
 
     [Fact]
