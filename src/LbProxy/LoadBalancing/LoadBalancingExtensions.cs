@@ -1,4 +1,5 @@
 using LbProxy.Configuration;
+using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.LoadBalancing;
 
 namespace LbProxy.LoadBalancing;
@@ -14,6 +15,7 @@ internal static class LoadBalancingExtensions
         services.AddLbProxyOptions<RetryOptions, RetryOptionsValidator>(RetryOptions.SectionName);
         services.AddSingleton<RetryBudgets>();
         services.AddSingleton<RetryMetrics>();
+        services.AddSingleton<IConfigChangeListener, RetryMetricsConfigListener>();
         return services;
     }
 

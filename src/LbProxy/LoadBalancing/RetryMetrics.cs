@@ -31,6 +31,20 @@ internal sealed class RetryMetrics
             description: "Retries of failed forwards, by cluster and outcome: succeeded, failed, budget_exhausted, no_destination.");
     }
 
+    private static readonly string[] Outcomes = [Succeeded, Failed, BudgetExhausted, NoDestination];
+
+    /// <summary>
+    /// Starts a cluster's series at 0, so that the first retry shows in <c>increase()</c> and alerts instead of
+    /// appearing as a new series at 1. Bounded: four series per configured cluster.
+    /// </summary>
+    public void ClusterConfigured(string cluster)
+    {
+        foreach (var outcome in Outcomes)
+        {
+            Record(cluster, outcome, 0);
+        }
+    }
+
     public void Record(string cluster, string outcome, long count = 1)
     {
         if (_retries.Enabled)

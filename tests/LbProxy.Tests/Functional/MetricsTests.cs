@@ -34,6 +34,9 @@ public sealed class MetricsTests
         ("lbproxy_config_generation", "gauge"),
         ("lbproxy_config_reloads_total", "counter"),
         ("lbproxy_config_last_reload_success", "gauge"),
+        ("lbproxy_accesslog_lines_total", "counter"),
+        ("lbproxy_proxy_retries_total", "counter"),
+        ("lbproxy_image_requests_total", "counter"),
     ];
 
     [Fact]
@@ -134,6 +137,30 @@ public sealed class MetricsTests
         Assert.Equal(3, scrape.Single(Requests, ("route", "dead"), ("destination", "nobody"), ("status_code", "502")));
         Assert.Equal(3, scrape.Single(Errors, ("cluster", "dead"), ("destination", "nobody"), ("error", "Request")));
         Assert.Empty(scrape.Where(Requests, ("status_code", "404"))); // no route matched: not a proxied request
+    }
+
+    [Fact]
+    public async Task AccessLogLines_AreCountedExactlyByOutcome()
+    {
+        await using var origins = await TestOrigins.StartAsync(1);
+        await using var proxy = await TestProxy.StartAsync(SimpleConfig(origins));
+
+        for (var i = 0; i < 25; i++)
+        {
+            using var response = await proxy.Client.GetAsync($"/images/{i}.jpg");
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await proxy.Client.GetAsync("/_lb/healthz");
+        }
+
+        await proxy.AccessLog.WaitForAsync(25);
+        var scrape = await MetricsScrape.TakeAsync(proxy.Client);
+
+        Assert.Equal(25, scrape.Single("lbproxy_accesslog_lines_total", ("outcome", "written")));
+        Assert.Equal(5, scrape.Single("lbproxy_accesslog_lines_total", ("outcome", "skipped_path"))); // the scrape counts once it is done
+        Assert.Equal(0, scrape.Sum("lbproxy_accesslog_lines_total", ("outcome", "dropped")));
     }
 
     [Fact]
@@ -262,7 +289,9 @@ public sealed class MetricsTests
 
         foreach (var scrape in scrapes)
         {
-            Assert.Equal(reference.Types.Keys.Order(), scrape.Types.Keys.Order());
+            // Every family of the reference is in full in each scrape. A family may also appear in between: the
+            // process-wide http.client instruments start one when any pooled connection in the process closes.
+            Assert.Empty(reference.Types.Keys.Except(scrape.Types.Keys));
             Assert.Equal(reference.Sum(Requests), scrape.Sum(Requests));
             Assert.EndsWith("\n", scrape.Text, StringComparison.Ordinal);
         }
