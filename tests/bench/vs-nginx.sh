@@ -31,8 +31,7 @@ cat > "$out/yarp-\$PORT.json" <<JSON
     "Clusters": { "origins": { "LoadBalancingPolicy": "RoundRobin",
       "Destinations": { "a": { "Address": "\$ORIGIN_A" }, "b": { "Address": "\$ORIGIN_B" } } } }
   },
-  "LbProxy": { "AccessLog": { "Enabled": $access_log }, "Logging": { "Level": "Warning" },
-               "Images": { "NegotiateByDefault": false } }
+  "LbProxy": { "AccessLog": { "Enabled": $access_log }, "Logging": { "Level": "Warning" } }
 }
 JSON
 exec dotnet "$out/app/LbProxy.dll" --config "$out/yarp-\$PORT.json" --urls "http://127.0.0.1:\$PORT" >/dev/null
