@@ -52,14 +52,13 @@ internal static class LbProxyHostingExtensions
         app.MapReverseProxy(static proxy =>
         {
             proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
-            proxy.UseNoHealthyDestinationAnswer();   // 503 + Retry-After naming the cluster
-            proxy.UseImageFormatNegotiation();   // Accept -> avif | webp | original, before balancing keys on it
+            proxy.UseNoHealthyDestinationAnswer(); // 503 + Retry-After naming the cluster
+            proxy.UseImageFormatNegotiation();  // Accept -> avif | webp | original, before balancing keys on it
             proxy.UseSafeRetries();           // each attempt runs the stages below again, on untried destinations
-            // YARP's default stages, exactly those MapReverseProxy() without arguments adds.
-            proxy.UseSessionAffinity();
-            proxy.UseLoadBalancing();
-            proxy.UseOutlierEjection();       // consecutive 5xx, where a cluster's metadata asks for it
-            proxy.UsePassiveHealthChecks();
+            proxy.UseSessionAffinity();       // YARP's
+            proxy.UseLoadBalancing();         // YARP's, with ConsistentHash and WeightedRoundRobin among its policies
+            proxy.UseOutlierEjection();       // consecutive 5xx; outside passive health, which would undo it
+            proxy.UsePassiveHealthChecks();   // YARP's (transport failures)
         });
         return app;
     }
