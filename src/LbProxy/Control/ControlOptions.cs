@@ -23,6 +23,12 @@ internal sealed class ControlOptions
     public string? Token { get; set; }
 
     /// <summary>
+    /// When true, <c>/metrics</c> asks for the same token as the token endpoints (loopback only without one).
+    /// Off by default: Prometheus scrapes without credentials unless told otherwise. Read once at start.
+    /// </summary>
+    public bool MetricsRequireToken { get; set; }
+
+    /// <summary>
     /// After SIGTERM, how long readiness answers 503 while requests are still served, so that an outer balancer
     /// deregisters the proxy before it stops accepting connections.
     /// </summary>

@@ -14,6 +14,7 @@ internal sealed partial class ControlPlaneMiddleware
 {
     private readonly RequestDelegate _next;
     private readonly string _prefix;
+    private readonly bool _metricsRequireToken;
     private readonly FrozenDictionary<string, ControlEndpoint>.AlternateLookup<ReadOnlySpan<char>> _endpoints;
     private readonly ControlAccess _access;
     private readonly ILogger<ControlPlaneMiddleware> _logger;
@@ -27,6 +28,7 @@ internal sealed partial class ControlPlaneMiddleware
     {
         _next = next;
         _prefix = PathNormalizer.Normalize(options.Value.Prefix);
+        _metricsRequireToken = options.Value.MetricsRequireToken;
         _endpoints = table.Endpoints.ToFrozenDictionary(static e => e.Key, static e => e.Value, StringComparer.OrdinalIgnoreCase)
             .GetAlternateLookup<ReadOnlySpan<char>>();
         _access = access;
@@ -40,10 +42,17 @@ internal sealed partial class ControlPlaneMiddleware
         {
             // /metrics in any spelling goes to the scrape endpoint: the access-log filter, by the same
             // normalizer, skips it, so it must never be a proxied request instead.
-            if (string.Equals(path, MetricsExtensions.ScrapePath, StringComparison.Ordinal)
-                && !string.Equals(context.Request.Path.Value, MetricsExtensions.ScrapePath, StringComparison.Ordinal))
+            if (string.Equals(path, MetricsExtensions.ScrapePath, StringComparison.OrdinalIgnoreCase))
             {
-                context.Request.Path = MetricsExtensions.ScrapePath;
+                if (_metricsRequireToken && !_access.IsAllowed(context))
+                {
+                    return RefuseUnauthorized(context, path);
+                }
+
+                if (!string.Equals(context.Request.Path.Value, MetricsExtensions.ScrapePath, StringComparison.Ordinal))
+                {
+                    context.Request.Path = MetricsExtensions.ScrapePath;
+                }
             }
 
             return _next(context);
@@ -68,15 +77,20 @@ internal sealed partial class ControlPlaneMiddleware
 
         if (endpoint.RequiresToken && !_access.IsAllowed(context))
         {
-            // No detail: neither whether a token is configured nor what was wrong with the one sent.
-            LogRefused(_logger, path, StatusCodes.Status401Unauthorized);
-            response.StatusCode = StatusCodes.Status401Unauthorized;
-            response.Headers[HeaderNames.WWWAuthenticate] = "Bearer";
-            return Task.CompletedTask;
+            return RefuseUnauthorized(context, path);
         }
 
         LogAnswered(_logger, endpoint.Name, context.Request.Method);
         return endpoint.Handler(context);
+    }
+
+    private Task RefuseUnauthorized(HttpContext context, string path)
+    {
+        // No detail: neither whether a token is configured nor what was wrong with the one sent.
+        LogRefused(_logger, path, StatusCodes.Status401Unauthorized);
+        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        context.Response.Headers[HeaderNames.WWWAuthenticate] = "Bearer";
+        return Task.CompletedTask;
     }
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "Control endpoint {Endpoint}: {Method}")]

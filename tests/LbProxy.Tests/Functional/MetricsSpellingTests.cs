@@ -15,6 +15,7 @@ public sealed class MetricsSpellingTests
     [InlineData("/metrics/")]
     [InlineData("/x/../metrics")]
     [InlineData("/%6Detrics")]
+    [InlineData("//METRICS/")]
     public async Task Get_AnySpellingOfMetrics_IsTheScrapeNeverAProxiedRequest(string path)
     {
         await using var origins = await TestOrigins.StartAsync(1);
@@ -29,5 +30,28 @@ public sealed class MetricsSpellingTests
         Assert.Contains("# TYPE", response.Body);
         Assert.Equal(0, origins[0].RequestCount);
         Assert.Empty(proxy.AccessLog.Lines);
+    }
+
+    [Theory]
+    [InlineData("/metrics")]
+    [InlineData("//METRICS/")]
+    public async Task Get_Metrics_WhenTheTokenIsRequired_Is401WithoutItAndTheScrapeWithIt(string path)
+    {
+        await using var origins = await TestOrigins.StartAsync(1);
+        await using var proxy = await TestProxy.StartAsync(new TestConfig()
+            .Route("everything", "images", "/{**path}")
+            .Cluster("images", origins.All)
+            .ToJson(), "--LbProxy:Control:MetricsRequireToken", "true", "--LbProxy:Control:Token", "s3cret");
+
+        var without = await RawHttp.GetAsync(proxy.Address, path);
+        var wrong = await RawHttp.GetAsync(proxy.Address, path, "Bearer nope");
+        var with = await RawHttp.GetAsync(proxy.Address, path, "Bearer s3cret");
+
+        Assert.Equal(401, without.StatusCode);
+        Assert.Equal(401, wrong.StatusCode);
+        Assert.DoesNotContain("# TYPE", without.Body);
+        Assert.Equal(200, with.StatusCode);
+        Assert.Contains("# TYPE", with.Body);
+        Assert.Equal(0, origins[0].RequestCount);
     }
 }
