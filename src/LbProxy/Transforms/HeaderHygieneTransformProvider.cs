@@ -47,10 +47,13 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
         var request = context.HttpContext.Request;
         var upstream = context.ProxyRequest.Headers;
 
-        foreach (var token in ConnectionTokens(request.Headers.Connection))
+        if (request.Headers.Connection.Count > 0)
         {
-            upstream.Remove(token);
-            context.ProxyRequest.Content?.Headers.Remove(token);
+            foreach (var token in ConnectionTokens(request.Headers.Connection))
+            {
+                upstream.Remove(token);
+                context.ProxyRequest.Content?.Headers.Remove(token);
+            }
         }
 
         var fromTrustedProxy = trusted.Contains(context.HttpContext.Connection.RemoteIpAddress);
