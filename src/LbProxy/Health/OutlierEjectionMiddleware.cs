@@ -10,11 +10,16 @@ namespace LbProxy.Health;
 /// unless that would take more than <c>OutlierEjection.MaxEjectedPercent</c> of the cluster out: an origin that
 /// answers 500s is as useless as one that refuses connections, which YARP's passive health alone cannot see.
 /// It runs outside YARP's passive health stage: that stage re-marks a destination healthy after every request
-/// that crossed the wire, and must not undo an ejection made for the same request.
+/// that crossed the wire, and must not undo an ejection, neither one made for the same request nor one made
+/// while other requests to the destination were still in flight.
 /// </summary>
-internal sealed partial class OutlierEjectionMiddleware(RequestDelegate next, IDestinationHealthUpdater healthUpdater, ILogger<OutlierEjectionMiddleware> logger)
+internal sealed partial class OutlierEjectionMiddleware(
+    RequestDelegate next,
+    IDestinationHealthUpdater healthUpdater,
+    TimeProvider time,
+    ILogger<OutlierEjectionMiddleware> logger)
 {
-    private readonly ConditionalWeakTable<DestinationState, StrongBox<int>> _consecutive5xx = new();
+    private readonly ConditionalWeakTable<DestinationState, EjectionState> _states = new();
 
     public Task Invoke(HttpContext context)
     {
@@ -33,21 +38,40 @@ internal sealed partial class OutlierEjectionMiddleware(RequestDelegate next, ID
             return;
         }
 
-        var streak = _consecutive5xx.GetValue(destination, static _ => new StrongBox<int>());
-        if (context.Response.StatusCode < 500)
+        var state = _states.GetValue(destination, static _ => new EjectionState());
+        var cluster = context.GetRouteModel().Cluster!;
+        var now = time.GetUtcNow().UtcTicks;
+        var ejectedUntil = Volatile.Read(ref state.EjectedUntilTicks);
+        if (now < ejectedUntil)
         {
-            Volatile.Write(ref streak.Value, 0);
+            // A request that was in flight when the destination was ejected has just passed YARP's passive
+            // health stage, which marks a destination healthy after any request that crossed the wire: eject
+            // it again for what is left of its time.
+            if (destination.Health.Passive != DestinationHealth.Unhealthy)
+            {
+                healthUpdater.SetPassive(cluster, destination, DestinationHealth.Unhealthy, TimeSpan.FromTicks(ejectedUntil - now));
+            }
+
             return;
         }
 
-        if (Interlocked.Increment(ref streak.Value) >= settings.Consecutive5xx)
+        if (context.Response.StatusCode < 500)
         {
-            Volatile.Write(ref streak.Value, 0);
-            TryEject(context.GetRouteModel().Cluster!, destination, settings);
+            Volatile.Write(ref state.Consecutive5xx, 0);
+            return;
+        }
+
+        if (Interlocked.Increment(ref state.Consecutive5xx) >= settings.Consecutive5xx)
+        {
+            Volatile.Write(ref state.Consecutive5xx, 0);
+            if (TryEject(cluster, destination, settings))
+            {
+                Volatile.Write(ref state.EjectedUntilTicks, now + settings.Duration.Ticks);
+            }
         }
     }
 
-    private void TryEject(ClusterState cluster, DestinationState destination, OutlierEjectionSettings settings)
+    private bool TryEject(ClusterState cluster, DestinationState destination, OutlierEjectionSettings settings)
     {
         var all = cluster.Destinations.Values;
         var ejected = 0;
@@ -61,17 +85,24 @@ internal sealed partial class OutlierEjectionMiddleware(RequestDelegate next, ID
 
         if (destination.Health.Passive == DestinationHealth.Unhealthy)
         {
-            return;
+            return false;
         }
 
         if ((ejected + 1) * 100 > settings.MaxEjectedPercent * all.Count)
         {
             LogEjectionCapped(logger, destination.DestinationId, cluster.ClusterId, settings.MaxEjectedPercent);
-            return;
+            return false;
         }
 
         healthUpdater.SetPassive(cluster, destination, DestinationHealth.Unhealthy, settings.Duration);
         LogEjected(logger, destination.DestinationId, cluster.ClusterId, settings.Consecutive5xx, settings.Duration);
+        return true;
+    }
+
+    private sealed class EjectionState
+    {
+        public int Consecutive5xx;
+        public long EjectedUntilTicks;
     }
 
     [LoggerMessage(EventId = 6001, Level = LogLevel.Warning, Message = "Ejected {Destination} of cluster {Cluster} after {Count} 5xx responses in a row, for {Duration}")]

@@ -267,6 +267,32 @@ public sealed class LoadBalancingTests
         Assert.NotEqual(DestinationHealth.Unhealthy, ProxyState.Destination(proxy, "origin-0").Health.Passive);
     }
 
+    [Fact]
+    public async Task OutlierEjection_RequestsStillInFlightWhenEjected_DoNotBringTheOriginBack()
+    {
+        await using var origins = await TestOrigins.StartAsync(2);
+        await using var proxy = await TestProxy.StartAsync(new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", origins.All, policy: "RoundRobin", metadata: new JsonObject
+            {
+                // 12 requests reach origin-1 at once; 12 is not a multiple of 5, so the last two answers
+                // after the second ejection cannot earn a third one: only keeping the ejection holds it out.
+                ["OutlierEjection.Consecutive5xx"] = "5",
+                ["OutlierEjection.Duration"] = "00:05:00",
+            })
+            .ToJson());
+        origins[1].Behavior.FailStatus = 500;
+        origins[1].Behavior.DelayMs = 300; // so that all its requests are in flight together
+
+        await Task.WhenAll(Enumerable.Range(0, 24).Select(async i =>
+        {
+            using var response = await proxy.Client.GetAsync($"/images/{i}.jpg");
+        }));
+
+        Assert.Equal(12, origins[1].RequestCount);
+        Assert.Equal(DestinationHealth.Unhealthy, ProxyState.Destination(proxy, "origin-1").Health.Passive);
+    }
+
     [Theory]
     [InlineData("ConsistentHash.Key", "cookie", "is not a hash key")]
     [InlineData("OutlierEjection.Consecutive5xx", "many", "OutlierEjection.Consecutive5xx must be")]
