@@ -1,5 +1,5 @@
 using LbProxy.Configuration;
-using Yarp.ReverseProxy.Configuration;
+using LbProxy.Metrics;
 using Yarp.ReverseProxy.LoadBalancing;
 
 namespace LbProxy.LoadBalancing;
@@ -15,7 +15,7 @@ internal static class LoadBalancingExtensions
         services.AddLbProxyOptions<RetryOptions, RetryOptionsValidator>(RetryOptions.SectionName);
         services.AddSingleton<RetryBudgets>();
         services.AddSingleton<RetryMetrics>();
-        services.AddSingleton<IConfigChangeListener, RetryMetricsConfigListener>();
+        services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<RetryMetrics>());
         return services;
     }
 

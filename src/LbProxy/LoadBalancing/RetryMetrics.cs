@@ -5,7 +5,7 @@ using LbProxy.Metrics;
 namespace LbProxy.LoadBalancing;
 
 /// <summary><c>lbproxy_proxy_retries_total{cluster,outcome}</c>: every retry decision, by what came of it.</summary>
-internal sealed class RetryMetrics
+internal sealed class RetryMetrics : IClusterSeries
 {
     public const string RetriesName = "lbproxy.proxy.retries";
 
@@ -33,15 +33,12 @@ internal sealed class RetryMetrics
 
     private static readonly string[] Outcomes = [Succeeded, Failed, BudgetExhausted, NoDestination];
 
-    /// <summary>
-    /// Starts a cluster's series at 0, so that the first retry shows in <c>increase()</c> and alerts instead of
-    /// appearing as a new series at 1. Bounded: four series per configured cluster.
-    /// </summary>
-    public void ClusterConfigured(string cluster)
+    /// <summary>Four series per configured cluster, started at 0.</summary>
+    public void ClusterConfigured(string clusterId)
     {
         foreach (var outcome in Outcomes)
         {
-            Record(cluster, outcome, 0);
+            Record(clusterId, outcome, 0);
         }
     }
 

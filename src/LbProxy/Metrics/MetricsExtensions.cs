@@ -16,10 +16,11 @@ internal static class MetricsExtensions
     public static IServiceCollection AddLbProxyMetrics(this IServiceCollection services)
     {
         services.AddSingleton<ProxyMetrics>();
+        services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<ProxyMetrics>());
         services.AddSingleton<DestinationMetrics>();
         services.AddSingleton<ConfigMetrics>();
         services.AddSingleton<ThreadPoolGauges>();
-        services.AddSingleton<IConfigChangeListener, ProxyMetricsConfigListener>();
+        services.AddSingleton<IConfigChangeListener, ClusterSeriesConfigListener>();
         services.AddOpenTelemetry()
             .ConfigureResource(static resource => resource.AddService("lbproxy", serviceVersion: typeof(MetricsExtensions).Assembly.GetName().Version?.ToString()))
             .WithMetrics(static metrics => metrics

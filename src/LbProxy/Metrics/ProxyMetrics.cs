@@ -9,7 +9,7 @@ namespace LbProxy.Metrics;
 /// <see cref="ProxyMetricsMiddleware"/>. Tags are ids from the config (route, cluster, destination), the status
 /// code and YARP's error kind: all bounded, never a path, a client address or a header.
 /// </summary>
-internal sealed class ProxyMetrics
+internal sealed class ProxyMetrics : IClusterSeries
 {
     public const string RequestsName = "lbproxy.proxy.requests";
     public const string DurationName = "lbproxy.proxy.duration";
@@ -100,7 +100,7 @@ internal sealed class ProxyMetrics
         }
     }
 
-    /// <summary>Creates the cluster's <c>NoAvailableDestinations</c> error series at 0 (see <see cref="ProxyMetricsConfigListener"/>).</summary>
+    /// <summary>Creates the cluster's <c>NoAvailableDestinations</c> error series at 0 (see <see cref="ClusterSeriesConfigListener"/>).</summary>
     public void ClusterConfigured(string clusterId)
     {
         if (_errors.Enabled)

@@ -3,19 +3,23 @@ using Yarp.ReverseProxy.Configuration;
 namespace LbProxy.Metrics;
 
 /// <summary>
-/// Starts each configured cluster's "no available destination" error series at 0 when YARP applies a config.
-/// A Prometheus counter that first appears at 1 hides its first increase from <c>increase()</c> and alerts;
-/// this is the error an edge alerts on, and it is bounded by the number of clusters.
+/// Starts every <see cref="IClusterSeries"/> of each configured cluster at 0 when YARP applies a config (the
+/// "no available destination" errors, the retries). Bounded by the number of clusters.
 /// </summary>
-internal sealed class ProxyMetricsConfigListener(ProxyMetrics metrics) : IConfigChangeListener
+internal sealed class ClusterSeriesConfigListener(IEnumerable<IClusterSeries> series) : IConfigChangeListener
 {
+    private readonly IClusterSeries[] _series = [.. series];
+
     public void ConfigurationApplied(IReadOnlyList<IProxyConfig> proxyConfigs)
     {
         foreach (var config in proxyConfigs)
         {
             foreach (var cluster in config.Clusters)
             {
-                metrics.ClusterConfigured(cluster.ClusterId);
+                foreach (var instrument in _series)
+                {
+                    instrument.ClusterConfigured(cluster.ClusterId);
+                }
             }
         }
     }
