@@ -7,22 +7,7 @@ internal sealed class ConfigLoader(ProxyConfigValidator validator)
 {
     public const string ReverseProxySectionName = "ReverseProxy";
 
-    /// <summary>Reads the file (through symlinks) and loads it; a missing, empty or broken file is an error, never an empty config.</summary>
-    public Task<ConfigLoadResult> LoadAsync(string path)
-    {
-        LbProxyConfigFile file;
-        try
-        {
-            file = LbProxyConfigFile.Load(path);
-        }
-        catch (ConfigFileException e)
-        {
-            return Task.FromResult(new ConfigLoadResult(null, e.Errors));
-        }
-
-        return LoadAsync(file);
-    }
-
+    /// <summary>Parses a file already read and checked for syntax, and validates it as a whole.</summary>
     public async Task<ConfigLoadResult> LoadAsync(LbProxyConfigFile file)
     {
         IConfiguration configuration;
