@@ -48,8 +48,20 @@ internal sealed partial class ConfigReloader : BackgroundService
         _logger = logger;
     }
 
-    /// <summary>Asks for a re-read of the file (SIGHUP does this); cheap and safe from any thread.</summary>
+    private volatile bool _forced;
+
+    /// <summary>Asks for a re-read of the file; cheap and safe from any thread.</summary>
     public void Trigger() => _triggers.Writer.TryWrite(true);
+
+    /// <summary>
+    /// As <see cref="Trigger"/>, and re-validates the file even if its content was refused before (SIGHUP):
+    /// a refusal caused by something outside the file, such as the environment, can then be retried.
+    /// </summary>
+    public void TriggerForced()
+    {
+        _forced = true;
+        Trigger();
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -112,10 +124,17 @@ internal sealed partial class ConfigReloader : BackgroundService
             return _state.RecordUnchanged();
         }
 
-        if (hash == _lastRejectedHash)
+        var forced = _forced;
+        _forced = false;
+        if (hash == _lastRejectedHash && !forced)
         {
             // Already refused and logged; a second event for the same bytes says nothing new.
             return _state.Current;
+        }
+
+        if (forced)
+        {
+            _lastRejectedHash = null;
         }
 
         ConfigLoadResult result;
@@ -256,7 +275,7 @@ internal sealed partial class ConfigReloader : BackgroundService
             {
                 context.Cancel = true; // SIGHUP re-reads the config; it does not end the process
                 LogSighup(_logger);
-                Trigger();
+                TriggerForced();
             });
         }
         catch (PlatformNotSupportedException)

@@ -109,13 +109,14 @@ internal sealed class JsonConfigurationView : IConfigurationSection
         return null;
     }
 
-    /// <summary>As the JSON configuration provider: strings as they are, numbers as written, booleans as True/False.</summary>
+    /// <summary>As the JSON configuration provider: strings as they are, numbers as written, booleans as True/False, null as empty.</summary>
     private static string? ValueOf(JsonElement element) => element.ValueKind switch
     {
         JsonValueKind.String => element.GetString(),
         JsonValueKind.Number => element.GetRawText(),
         JsonValueKind.True => bool.TrueString,
         JsonValueKind.False => bool.FalseString,
+        JsonValueKind.Null => "",
         _ => null,
     };
 

@@ -13,11 +13,25 @@ internal sealed class LiveFileConfigurationSource : ConfigurationProvider, IConf
 
     public IConfigurationProvider Build(IConfigurationBuilder builder) => this;
 
-    /// <summary>Swaps every key at once and fires the change token, so options monitors see the new values.</summary>
+    /// <summary>
+    /// Swaps every key at once and fires the change token, so options monitors see the new values. If a listener
+    /// throws (options that are valid in the file but not once merged with the environment), the previous keys
+    /// are put back before the exception goes on: the options never stay half applied.
+    /// </summary>
     public void Replace(IConfiguration configuration)
     {
+        var previous = Data;
         Data = Flatten(configuration);
-        OnReload();
+        try
+        {
+            OnReload();
+        }
+        catch
+        {
+            Data = previous;
+            OnReload();
+            throw;
+        }
     }
 
     /// <summary>

@@ -50,6 +50,12 @@ internal sealed class ProxyConfigValidator(
                 errors.Add(file.ErrorAt(key, Describe(e)));
             }
 
+            foreach (var (field, value) in UnsupportedFields(route))
+            {
+                errors.Add(file.ErrorAt($"{key}:{field}",
+                    $"route '{route.RouteId}' sets {field} '{value}', which LbProxy does not support (its middleware is not in the pipeline, so every request would fail)"));
+            }
+
             if (string.IsNullOrEmpty(route.ClusterId))
             {
                 errors.Add(file.ErrorAt(key, $"route '{route.RouteId}' names no cluster"));
@@ -72,6 +78,43 @@ internal sealed class ProxyConfigValidator(
         }
 
         return Sorted(errors);
+    }
+
+    /// <summary>
+    /// Route features of YARP that need ASP.NET Core middleware LbProxy does not run (authorization, CORS, rate
+    /// limiting, output caching, request timeouts). YARP accepts them and then fails every request of the route.
+    /// </summary>
+    private static IEnumerable<(string Field, string Value)> UnsupportedFields(RouteConfig route)
+    {
+        if (!string.IsNullOrEmpty(route.AuthorizationPolicy))
+        {
+            yield return (nameof(route.AuthorizationPolicy), route.AuthorizationPolicy);
+        }
+
+        if (!string.IsNullOrEmpty(route.CorsPolicy))
+        {
+            yield return (nameof(route.CorsPolicy), route.CorsPolicy);
+        }
+
+        if (!string.IsNullOrEmpty(route.RateLimiterPolicy))
+        {
+            yield return (nameof(route.RateLimiterPolicy), route.RateLimiterPolicy);
+        }
+
+        if (!string.IsNullOrEmpty(route.OutputCachePolicy))
+        {
+            yield return (nameof(route.OutputCachePolicy), route.OutputCachePolicy);
+        }
+
+        if (!string.IsNullOrEmpty(route.TimeoutPolicy))
+        {
+            yield return (nameof(route.TimeoutPolicy), route.TimeoutPolicy);
+        }
+
+        if (route.Timeout is { } timeout)
+        {
+            yield return (nameof(route.Timeout), timeout.ToString());
+        }
     }
 
     /// <summary>Option failures of the merged configuration (file, environment and command line), at start.</summary>

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.Model;
 
@@ -20,6 +21,7 @@ internal sealed partial class OutlierEjectionMiddleware(
     ILogger<OutlierEjectionMiddleware> logger)
 {
     private readonly ConditionalWeakTable<DestinationState, EjectionState> _states = new();
+    private readonly ConditionalWeakTable<ClusterState, Lock> _clusterLocks = new();
 
     public Task Invoke(HttpContext context)
     {
@@ -55,6 +57,12 @@ internal sealed partial class OutlierEjectionMiddleware(
             return;
         }
 
+        if (context.Features.Get<IForwarderErrorFeature>() is not null)
+        {
+            // The proxy's own 502/504 (a transport failure): passive health's business, not an origin's answer.
+            return;
+        }
+
         if (context.Response.StatusCode < 500)
         {
             Volatile.Write(ref state.Consecutive5xx, 0);
@@ -72,6 +80,15 @@ internal sealed partial class OutlierEjectionMiddleware(
     }
 
     private bool TryEject(ClusterState cluster, DestinationState destination, OutlierEjectionSettings settings)
+    {
+        // Count and eject as one step per cluster: two destinations failing at once must not both pass the cap.
+        lock (_clusterLocks.GetValue(cluster, static _ => new Lock()))
+        {
+            return TryEjectLocked(cluster, destination, settings);
+        }
+    }
+
+    private bool TryEjectLocked(ClusterState cluster, DestinationState destination, OutlierEjectionSettings settings)
     {
         var all = cluster.Destinations.Values;
         var ejected = 0;

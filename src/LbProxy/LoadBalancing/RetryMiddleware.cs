@@ -123,7 +123,7 @@ internal sealed partial class RetryMiddleware
     }
 
     private static FrozenSet<string> MethodsOf(RetryOptions options) =>
-        options.Methods.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+        (options.Methods.Length > 0 ? options.Methods : RetryOptions.DefaultMethods).ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
     [LoggerMessage(EventId = 5001, Level = LogLevel.Debug, Message = "Retrying a request of cluster {Cluster}: {Destination} failed before responding; attempt {Attempt}")]
     private static partial void LogRetrying(ILogger logger, string cluster, string destination, int attempt);

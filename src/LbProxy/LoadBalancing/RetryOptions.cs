@@ -14,9 +14,14 @@ internal sealed class RetryOptions
     [Range(1, 10)]
     public int MaxAttempts { get; set; } = 3;
 
-    /// <summary>Methods that are retried. Only idempotent ones are safe; others need an operator's decision.</summary>
-    [MinLength(1)]
-    public string[] Methods { get; set; } = ["GET", "HEAD"];
+    /// <summary>
+    /// Methods that are retried; empty means <see cref="DefaultMethods"/>. Only idempotent ones are safe; others
+    /// need an operator's decision. (Empty by default because the configuration binder appends to an array
+    /// that already has items: a default of GET and HEAD could never be narrowed to GET alone.)
+    /// </summary>
+    public string[] Methods { get; set; } = [];
+
+    public static string[] DefaultMethods { get; } = ["GET", "HEAD"];
 
     /// <summary>Retries allowed per cluster as a share of its requests over <see cref="BudgetWindow"/>: at most 20% extra load.</summary>
     [Range(0, 100)]

@@ -25,7 +25,7 @@ internal sealed class WeightedRoundRobinPolicy : ILoadBalancingPolicy
             return availableDestinations.Count == 1 && DestinationWeight.Of(availableDestinations[0]).Weight > 0 ? availableDestinations[0] : null;
         }
 
-        return _rotations.GetValue(cluster, static _ => new Rotation()).Pick(availableDestinations);
+        return _rotations.GetValue(cluster, static _ => new Rotation()).Pick(availableDestinations, cluster.Destinations.Count);
     }
 
     private sealed class Rotation
@@ -33,7 +33,7 @@ internal sealed class WeightedRoundRobinPolicy : ILoadBalancingPolicy
         private readonly Lock _lock = new();
         private readonly Dictionary<string, double> _current = new(StringComparer.OrdinalIgnoreCase);
 
-        public DestinationState? Pick(IReadOnlyList<DestinationState> destinations)
+        public DestinationState? Pick(IReadOnlyList<DestinationState> destinations, int configured)
         {
             lock (_lock)
             {
@@ -64,9 +64,9 @@ internal sealed class WeightedRoundRobinPolicy : ILoadBalancingPolicy
                     _current[best.DestinationId] = bestScore - total;
                 }
 
-                if (_current.Count > destinations.Count * 4)
+                if (_current.Count > Math.Max(configured, destinations.Count))
                 {
-                    _current.Clear(); // destinations came and went; forget the ones that are gone
+                    _current.Clear(); // destinations were removed by a reload; forget them
                 }
 
                 return best;

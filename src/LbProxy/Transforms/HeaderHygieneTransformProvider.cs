@@ -22,6 +22,9 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
     private const string ForwardedPrefix = "X-Forwarded-Prefix";
     private const string Forwarded = "Forwarded";
 
+    /// <summary>Other forwarding headers origins may believe; from an untrusted client they are dropped.</summary>
+    private static readonly string[] UntrustedForwardingHeaders = ["X-Forwarded-Port", "X-Forwarded-Server", "X-Real-IP"];
+
     public void ValidateRoute(TransformRouteValidationContext context)
     {
     }
@@ -51,8 +54,13 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
         {
             foreach (var token in ConnectionTokens(request.Headers.Connection))
             {
-                upstream.Remove(token);
-                context.ProxyRequest.Content?.Headers.Remove(token);
+                // TryGetValues, unlike Remove, does not throw on a name that is no valid token or is a content
+                // header: a client's Connection header must never turn into a 502. Content headers
+                // (Content-Length, Content-Type) describe the body end to end and are left alone.
+                if (upstream.TryGetValues(token, out _))
+                {
+                    upstream.Remove(token);
+                }
             }
         }
 
@@ -66,6 +74,14 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
         {
             upstream.Remove(ForwardedPrefix);
             upstream.Remove(Forwarded);
+        }
+
+        if (!fromTrustedProxy)
+        {
+            foreach (var name in UntrustedForwardingHeaders)
+            {
+                upstream.Remove(name);
+            }
         }
 
         upstream.Remove(ImageFormats.FormatHeader);
@@ -149,6 +165,21 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
         }
     }
 
-    private static string ClientAddress(IPAddress? address) =>
-        address is null ? "" : (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
+    private static string ClientAddress(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "";
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4().ToString();
+        }
+
+        // A link-local address's %scope names an interface of this host: meaningless upstream.
+        return address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && address.ScopeId != 0
+            ? new IPAddress(address.GetAddressBytes()).ToString()
+            : address.ToString();
+    }
 }

@@ -142,6 +142,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
     [InlineData("bad-option", "ConnectTimeout")]
     [InlineData("bad-yarp-value", "not recognized as a valid TimeSpan")]
     [InlineData("no-routes", "the config has no routes")]
+    [InlineData("route-timeout", "which LbProxy does not support")]
     public async Task BadEdit_IsRefusedWholeAndCounted_LastGoodKeepsServing(string kind, string expectedError)
     {
         await using var proxy = await StartAsync(Good(0, "v1"));
@@ -287,6 +288,9 @@ public sealed class ConfigReloadTests : IAsyncLifetime
                 break;
             case "bad-yarp-value":
                 node["ReverseProxy"]!["Clusters"]!["images"]!["HttpRequest"] = new JsonObject { ["ActivityTimeout"] = "soon" };
+                break;
+            case "route-timeout":
+                node["ReverseProxy"]!["Routes"]!["images"]!["Timeout"] = "00:00:05";
                 break;
             case "no-routes":
                 node["ReverseProxy"]!["Routes"] = new JsonObject();

@@ -93,6 +93,22 @@ public sealed class LoadBalancingTests
     }
 
     [Fact]
+    public async Task Retry_MethodsNarrowedToGet_HeadIsNoLongerRetried()
+    {
+        await using var origins = await TestOrigins.StartAsync(1);
+        await using var proxy = await TestProxy.StartAsync(WithExtraDestination(new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", origins.All, policy: "FirstAlphabetical"), "a-refusing", LoopbackPorts.UnusedAddress()),
+            "--LbProxy:Retry:Methods:0", "GET");
+
+        using var head = await proxy.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/images/a.jpg"));
+        using var get = await proxy.Client.GetAsync("/images/a.jpg");
+
+        Assert.Equal(HttpStatusCode.BadGateway, head.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+    }
+
+    [Fact]
     public async Task Retry_WhenEveryDestinationFails_StaysWithinTheBudget()
     {
         var refusing = new[] { LoopbackPorts.UnusedAddress(), LoopbackPorts.UnusedAddress() };

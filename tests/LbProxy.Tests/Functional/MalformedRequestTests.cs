@@ -72,6 +72,16 @@ public sealed class MalformedRequestTests : IAsyncLifetime
         Assert.Equal(1, _origins[0].RequestCount);
     }
 
+    [Fact]
+    public async Task Probe_ConnectionNamingAContentHeaderOrABadName_IsStillForwarded()
+    {
+        // Such names cannot be removed from an upstream request the usual way; they must not become a 502.
+        var status = await SendRawAsync("GET /images/a.jpg HTTP/1.1\r\nHost: x\r\nConnection: close, Content-Type, bad@name, X-Hop\r\nX-Hop: 1\r\n\r\n");
+
+        Assert.Equal(200, status);
+        Assert.Equal(1, _origins[0].RequestCount);
+    }
+
     /// <summary>Sends raw bytes and reads the status code of the first response line.</summary>
     private async Task<int> SendRawAsync(string raw)
     {
