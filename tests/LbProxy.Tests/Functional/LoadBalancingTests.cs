@@ -111,22 +111,12 @@ public sealed class LoadBalancingTests
     [Fact]
     public async Task Retry_WhenEveryDestinationFails_StaysWithinTheBudget()
     {
-        var refusing = new[] { LoopbackPorts.UnusedAddress(), LoopbackPorts.UnusedAddress() };
-        var config = JsonNode.Parse(new TestConfig().Route("images", "images", "/images/{**path}").ToJson())!;
-        config["ReverseProxy"]!["Clusters"] = new JsonObject
-        {
-            ["images"] = new JsonObject
-            {
-                // Passive health off: it would take both out and turn the 502s into 503s, hiding the budget.
-                ["HealthCheck"] = new JsonObject { ["Passive"] = new JsonObject { ["Enabled"] = false } },
-                ["Destinations"] = new JsonObject
-                {
-                    ["dead-0"] = new JsonObject { ["Address"] = refusing[0].ToString() },
-                    ["dead-1"] = new JsonObject { ["Address"] = refusing[1].ToString() },
-                },
-            },
-        };
-        await using var proxy = await TestProxy.StartAsync(config.ToJsonString(), "--LbProxy:Retry:MinRetriesPerSecond", "0");
+        var config = new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            // Passive health off: it would take both out and turn the 502s into 503s, hiding the budget.
+            .Cluster("images", DeadDestinations(2), policy: "PowerOfTwoChoices",
+                healthCheck: new JsonObject { ["Passive"] = new JsonObject { ["Enabled"] = false } });
+        await using var proxy = await TestProxy.StartAsync(config.ToJson(), "--LbProxy:Retry:MinRetriesPerSecond", "0");
 
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 100; i++)
@@ -159,23 +149,11 @@ public sealed class LoadBalancingTests
                 addresses.Add(await origin.WaitUntilListeningAsync(Bound));
             }
 
-            var destinations = new JsonObject();
-            for (var i = 0; i < 3; i++)
-            {
-                destinations[$"origin-{i}"] = new JsonObject { ["Address"] = addresses[i].ToString() };
-            }
-
-            var config = JsonNode.Parse(new TestConfig().Route("images", "images", "/images/{**path}").ToJson())!;
-            config["ReverseProxy"]!["Clusters"] = new JsonObject
-            {
-                ["images"] = new JsonObject
-                {
-                    ["LoadBalancingPolicy"] = "ConsistentHash",
-                    ["HealthCheck"] = TestConfig.FastActiveHealth(),
-                    ["Destinations"] = destinations,
-                },
-            };
-            await using var proxy = await TestProxy.StartAsync(config.ToJsonString());
+            await using var proxy = await TestProxy.StartAsync(new TestConfig()
+                .Route("images", "images", "/images/{**path}")
+                .Cluster("images", addresses.Select((address, i) => ($"origin-{i}", address)), policy: "ConsistentHash",
+                    healthCheck: TestConfig.FastActiveHealth())
+                .ToJson());
             await using var traffic = await TrafficLoop.StartAsync(proxy.Client, i => $"/images/photo-{i % 50}.jpg");
             await Poll.UntilAsync(() => Task.FromResult(traffic.Ok), ok => ok > 200, Bound, "steady traffic");
 
@@ -201,20 +179,10 @@ public sealed class LoadBalancingTests
     [Fact]
     public async Task AllOriginsJustDied_BeforeHealthChecksNoticed_GetIs503WithRetryAfter()
     {
-        var config = JsonNode.Parse(new TestConfig().Route("images", "images", "/images/{**path}").ToJson())!;
-        config["ReverseProxy"]!["Clusters"] = new JsonObject
-        {
-            ["images"] = new JsonObject
-            {
-                ["LoadBalancingPolicy"] = "ConsistentHash",
-                ["Destinations"] = new JsonObject
-                {
-                    ["dead-0"] = new JsonObject { ["Address"] = LoopbackPorts.UnusedAddress().ToString() },
-                    ["dead-1"] = new JsonObject { ["Address"] = LoopbackPorts.UnusedAddress().ToString() },
-                },
-            },
-        };
-        await using var proxy = await TestProxy.StartAsync(config.ToJsonString());
+        await using var proxy = await TestProxy.StartAsync(new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", DeadDestinations(2), policy: "ConsistentHash")
+            .ToJson());
 
         using var get = await proxy.Client.GetAsync("/images/a.jpg");
         using var post = await proxy.Client.PostAsync("/images/a.jpg", new StringContent("x"));
@@ -324,6 +292,10 @@ public sealed class LoadBalancingTests
 
         Assert.Contains(expected, error.Message);
     }
+
+    /// <summary>dead-0, dead-1, ...: destinations on loopback ports where nothing listens.</summary>
+    private static IEnumerable<(string Id, Uri Address)> DeadDestinations(int count) =>
+        [.. Enumerable.Range(0, count).Select(i => ($"dead-{i}", LoopbackPorts.UnusedAddress()))];
 
     private static string WithExtraDestination(TestConfig config, string id, Uri address)
     {

@@ -386,22 +386,12 @@ public sealed class MetricsTests
         .ToJson();
 
     /// <summary>An image route, and a route to a cluster whose only destination listens nowhere.</summary>
-    private static string ConfigWithDeadDestination(TestOrigins origins)
-    {
-        var json = System.Text.Json.Nodes.JsonNode.Parse(new TestConfig()
-            .Route("images", "images", "/images/{**path}")
-            .Route("dead", "dead", "/dead/{**path}")
-            .Cluster("images", origins.All)
-            .ToJson())!;
-        json["ReverseProxy"]!["Clusters"]!["dead"] = new System.Text.Json.Nodes.JsonObject
-        {
-            ["Destinations"] = new System.Text.Json.Nodes.JsonObject
-            {
-                ["nobody"] = new System.Text.Json.Nodes.JsonObject { ["Address"] = $"http://127.0.0.1:{LoopbackPorts.Unused()}/" },
-            },
-        };
-        return json.ToJsonString();
-    }
+    private static string ConfigWithDeadDestination(TestOrigins origins) => new TestConfig()
+        .Route("images", "images", "/images/{**path}")
+        .Route("dead", "dead", "/dead/{**path}")
+        .Cluster("images", origins.All)
+        .Cluster("dead", [("nobody", LoopbackPorts.UnusedAddress())])
+        .ToJson();
 
     /// <summary>Successes, a failed forward and a request no route matches, so every instrument has data.</summary>
     private static async Task SendMixedTrafficAsync(TestProxy proxy)

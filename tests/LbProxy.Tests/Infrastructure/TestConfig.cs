@@ -22,12 +22,16 @@ internal sealed class TestConfig
         return this;
     }
 
-    public TestConfig Cluster(string id, IEnumerable<SampleOriginServer> origins, string policy = "RoundRobin", JsonObject? healthCheck = null, JsonObject? metadata = null)
+    public TestConfig Cluster(string id, IEnumerable<SampleOriginServer> origins, string policy = "RoundRobin", JsonObject? healthCheck = null, JsonObject? metadata = null) =>
+        Cluster(id, origins.Select(static o => (o.Id, o.Address)), policy, healthCheck, metadata);
+
+    /// <summary>A cluster of destinations given by id and address: origins in other processes, or ports where nothing listens.</summary>
+    public TestConfig Cluster(string id, IEnumerable<(string Id, Uri Address)> destinationAddresses, string policy = "RoundRobin", JsonObject? healthCheck = null, JsonObject? metadata = null)
     {
         var destinations = new JsonObject();
-        foreach (var origin in origins)
+        foreach (var (destinationId, address) in destinationAddresses)
         {
-            destinations[origin.Id] = new JsonObject { ["Address"] = origin.Address.ToString() };
+            destinations[destinationId] = new JsonObject { ["Address"] = address.ToString() };
         }
 
         var cluster = new JsonObject { ["LoadBalancingPolicy"] = policy, ["Destinations"] = destinations };
