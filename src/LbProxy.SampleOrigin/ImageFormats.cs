@@ -1,7 +1,10 @@
 namespace LbProxy.SampleOrigin;
 
-/// <summary>The three format classes an image edge negotiates, and how the origin names them.</summary>
-public static class ImageFormats
+/// <summary>
+/// The three format classes an image edge negotiates, and how this origin names them: its own copy of the
+/// proxy's wire contract, as an external origin would have (a test checks that the two agree).
+/// </summary>
+internal static class ImageFormats
 {
     public const string Avif = "avif";
     public const string Webp = "webp";
@@ -16,9 +19,6 @@ public static class ImageFormats
         (Webp, "webp", "image/webp"),
         (Avif, "avif", "image/avif"),
     ];
-
-    public static bool IsKnownClass(string? formatClass) =>
-        formatClass is Avif or Webp or Original;
 
     internal static string? ClassOfExtension(ReadOnlySpan<char> extension)
     {

@@ -1,4 +1,3 @@
-using LbProxy.AccessLog;
 using LbProxy.Configuration;
 using LbProxy.Hosting;
 
@@ -8,12 +7,11 @@ if (command.Kind is CommandKind.Usage) { Console.Error.WriteLine(CommandLine.Usa
 try
 {
     var builder = WebApplication.CreateBuilder(command.HostArgs);
-    builder.AddLbProxy();                // config file, logging, control, YARP + edge defaults, demo origins
+    builder.AddLbProxy();                // config file, logging, every stage's options and services
     var app = builder.Build();
-    var errors = await app.ValidateLbProxyConfigAsync();   // the same check for `validate` and for a start
+    var errors = await app.LoadAndApplyLbProxyConfigAsync();   // the same check for `validate`, a start and a reload
     if (command.Kind is CommandKind.Validate || errors.Count > 0) { return ConfigReport.Print(command, errors); }
-    app.UseLbProxyAccessLog();           // one line per request, control paths filtered
-    app.MapLbProxy();                    // /_lb/* first, then YARP: routing → load balancing → health → forwarding
+    app.UseLbProxy();                    // access log → guard → request id → control split → routing → YARP's stages
     await app.RunAsync();
     return 0;
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using LbProxy.Metrics;
 
 namespace LbProxy.AccessLog;
 
@@ -8,9 +9,7 @@ namespace LbProxy.AccessLog;
 /// </summary>
 internal sealed class AccessLogCounters
 {
-    public const string MeterName = "LbProxy";
     public const string InstrumentName = "lbproxy.accesslog.lines";
-    public const string OutcomeTag = "outcome";
 
     /// <summary>Tag values by <see cref="AccessLogOutcome"/>: a bounded set.</summary>
     private static readonly string[] OutcomeNames =
@@ -21,7 +20,7 @@ internal sealed class AccessLogCounters
 
     public AccessLogCounters(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create(MeterName);
+        var meter = meterFactory.Create(LbProxyMeter.Name);
         _lines = meter.CreateCounter<long>(InstrumentName, "{line}",
             "Access-log lines by outcome: written, dropped (buffer full) or skipped by a filter rule");
     }
@@ -33,9 +32,21 @@ internal sealed class AccessLogCounters
         Interlocked.Increment(ref _counts[(int)outcome]);
         if (_lines.Enabled)
         {
-            _lines.Add(1, new KeyValuePair<string, object?>(OutcomeTag, OutcomeNames[(int)outcome]));
+            _lines.Add(1, new KeyValuePair<string, object?>(MetricTags.Outcome, OutcomeNames[(int)outcome]));
         }
     }
 
     public long Get(AccessLogOutcome outcome) => Interlocked.Read(ref _counts[(int)outcome]);
+}
+
+/// <summary>What became of one request's line: written, dropped (buffer full), or skipped by which rule.</summary>
+internal enum AccessLogOutcome
+{
+    Written,
+    Dropped,
+    SkippedPath,
+    SkippedStatus,
+    SkippedDuration,
+    SkippedSample,
+    SkippedDisabled,
 }

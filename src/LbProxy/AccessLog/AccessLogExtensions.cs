@@ -8,18 +8,18 @@ internal static class AccessLogExtensions
     public static IServiceCollection AddLbProxyAccessLog(this IServiceCollection services)
     {
         services.AddLbProxyOptions<AccessLogOptions, AccessLogOptionsValidator>(AccessLogOptions.SectionName);
-        services.AddLbProxyOptionsValidator<AccessLogOptions, AccessLogOptionsCheck>(AccessLogOptions.SectionName);
         services.AddMetrics();
         services.TryAddSingleton(static _ => AccessLogOutput.Console());
         services.AddSingleton<AccessLogCounters>();
         services.AddSingleton<AccessLogPolicy>();
         services.AddSingleton<AccessLogWriter>();
+        services.AddSingleton<AccessLogReport>();
         return services;
     }
 
     /// <summary>
     /// The access log, outermost, so that it sees every request with the status the client got; the filter
-    /// skips control paths by the same normalizer as the control-plane split.
+    /// skips control paths by the same normalizer and prefix as the control-plane split.
     /// </summary>
     public static IApplicationBuilder UseLbProxyAccessLog(this IApplicationBuilder app) =>
         app.UseMiddleware<AccessLogMiddleware>();

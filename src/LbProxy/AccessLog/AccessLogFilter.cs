@@ -1,4 +1,4 @@
-using LbProxy.Control;
+using LbProxy.Edge;
 
 namespace LbProxy.AccessLog;
 

@@ -1,4 +1,4 @@
-using LbProxy.Control;
+using LbProxy.Edge;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace LbProxy.AccessLog;
@@ -92,6 +92,6 @@ internal sealed partial class AccessLogMiddleware(
         writer.Enqueue(settings.Template.Format(context, new AccessLogMeasurement(at, status, duration, body?.Bytes ?? 0)));
     }
 
-    [LoggerMessage(EventId = 2011, Level = LogLevel.Debug, Message = "Access-log line {Outcome}: {Path} {StatusCode}")]
+    [LoggerMessage(EventId = LogEvents.AccessLogLineSkipped, Level = LogLevel.Debug, Message = "Access-log line {Outcome}: {Path} {StatusCode}")]
     private static partial void LogSkipped(ILogger logger, AccessLogOutcome outcome, string path, int statusCode);
 }

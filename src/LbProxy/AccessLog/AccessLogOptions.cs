@@ -7,14 +7,12 @@ namespace LbProxy.AccessLog;
 /// The access log: one line per request on stdout. The filter rules are applied in the order of the
 /// properties below, and every line they skip is counted by rule.
 /// </summary>
-internal sealed class AccessLogOptions
+internal sealed class AccessLogOptions : IValidatableObject
 {
     public const string SectionName = "LbProxy:AccessLog";
 
     /// <summary>The line the story's operators read, nginx-like.</summary>
     public const string DefaultTemplate = "{ip} - [{time}] {method} {url} {status} {referer} {ua}";
-
-    public const string MetricsPath = "/metrics";
 
     /// <summary>When false, no line is written (each request is counted as skipped by the "disabled" rule).</summary>
     public bool Enabled { get; set; } = true;
@@ -52,6 +50,37 @@ internal sealed class AccessLogOptions
     /// <summary>Percentage of successful requests (status below 400) that are logged; errors always are.</summary>
     [Range(0.0, 100.0)]
     public double SuccessSamplePercent { get; set; } = 100;
+
+    /// <summary>"3xx" (any case) is 3; anything else is null.</summary>
+    public static int? ParseStatusClass(string? text) =>
+        text is { Length: 3 } && text[0] is >= '1' and <= '5' && text.AsSpan(1).Equals("xx", StringComparison.OrdinalIgnoreCase)
+            ? text[0] - '0'
+            : null;
+
+    /// <summary>What the attributes cannot say: the template's placeholders, the status classes and the path prefixes.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Template is not null && !AccessLogTemplate.TryParse(Template, out _, out var error))
+        {
+            yield return new ValidationResult(error, [nameof(Template)]);
+        }
+
+        foreach (var statusClass in SkipStatusClasses ?? [])
+        {
+            if (ParseStatusClass(statusClass) is null)
+            {
+                yield return new ValidationResult($"'{statusClass}' is not a status class such as 3xx (1xx to 5xx)", [nameof(SkipStatusClasses)]);
+            }
+        }
+
+        foreach (var prefix in SkipPaths ?? [])
+        {
+            if (string.IsNullOrEmpty(prefix) || prefix[0] != '/')
+            {
+                yield return new ValidationResult($"'{prefix}' must be a path starting with /", [nameof(SkipPaths)]);
+            }
+        }
+    }
 }
 
 [OptionsValidator]

@@ -1,4 +1,4 @@
-using LbProxy.Control;
+using LbProxy.Edge;
 using Microsoft.Extensions.Options;
 
 namespace LbProxy.AccessLog;
@@ -15,10 +15,10 @@ internal sealed partial class AccessLogPolicy : IDisposable
     private readonly IDisposable? _subscription;
     private AccessLogSettings _current;
 
-    public AccessLogPolicy(IOptionsMonitor<AccessLogOptions> options, IOptions<ControlOptions> control, ILogger<AccessLogPolicy> logger)
+    public AccessLogPolicy(IOptionsMonitor<AccessLogOptions> options, ControlPrefix controlPrefix, ILogger<AccessLogPolicy> logger)
     {
-        // The control prefix is read once at start, as the control-plane split reads it: the two agree.
-        _controlPrefix = control.Value.Prefix;
+        // The control prefix the control-plane split answers under, read once at start: the two agree.
+        _controlPrefix = controlPrefix.Value;
         _logger = logger;
         _current = AccessLogSettings.From(options.CurrentValue, _controlPrefix);
         _subscription = options.OnChange(OnOptionsChanged);
@@ -47,10 +47,46 @@ internal sealed partial class AccessLogPolicy : IDisposable
         }
     }
 
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Information,
+    [LoggerMessage(EventId = LogEvents.AccessLogSettingsApplied, Level = LogLevel.Information,
         Message = "Access log settings applied: enabled {Enabled}, template {Template}, skipped prefixes {Prefixes}")]
     private static partial void LogApplied(ILogger logger, bool enabled, string template, IReadOnlyList<string> prefixes);
 
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Access log settings rejected; the last good ones stay")]
+    [LoggerMessage(EventId = LogEvents.AccessLogSettingsRejected, Level = LogLevel.Error, Message = "Access log settings rejected; the last good ones stay")]
     private static partial void LogRejected(ILogger logger, Exception exception);
+}
+
+/// <summary>
+/// One immutable generation of the access-log options, compiled: the template and the filter. Requests read
+/// it once, at their start, so a change of options never mixes two generations in one line.
+/// </summary>
+internal sealed record AccessLogSettings(bool Enabled, AccessLogTemplate Template, AccessLogFilter Filter, bool Utc)
+{
+    /// <summary>Compiles validated options; <paramref name="controlPrefix"/> is skipped when the options say so.</summary>
+    public static AccessLogSettings From(AccessLogOptions options, string controlPrefix)
+    {
+        var prefixes = new List<string>();
+        if (options.SkipControlPaths)
+        {
+            prefixes.Add(controlPrefix);
+        }
+
+        if (options.SkipMetrics)
+        {
+            prefixes.Add(WellKnownPaths.Metrics);
+        }
+
+        prefixes.AddRange(options.SkipPaths);
+        var statusClasses = new List<int>();
+        foreach (var statusClass in options.SkipStatusClasses)
+        {
+            statusClasses.Add(AccessLogOptions.ParseStatusClass(statusClass)
+                ?? throw new FormatException($"bad status class '{statusClass}'"));
+        }
+
+        return new AccessLogSettings(
+            options.Enabled,
+            AccessLogTemplate.Parse(options.Template),
+            new AccessLogFilter(prefixes, statusClasses, options.MinDuration, options.SuccessSamplePercent),
+            options.Utc);
+    }
 }

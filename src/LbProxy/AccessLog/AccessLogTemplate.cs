@@ -1,7 +1,8 @@
 using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
-using LbProxy.Transforms;
+using LbProxy.Edge;
+using LbProxy.Images;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Model;
@@ -20,7 +21,6 @@ internal sealed class AccessLogTemplate
 {
     private const string TimeFormat = "yyyy-MM-dd HH:mm:ss";
     private const string DurationFormat = "0.###";
-    private const string MappedIPv4Prefix = "::ffff:";
     private const int StackLineChars = 512;
 
     private static readonly FrozenDictionary<string, AccessLogField> Names = new Dictionary<string, AccessLogField>
@@ -225,20 +225,10 @@ internal sealed class AccessLogTemplate
         }
 
         // Longest IPv6 text with a scope id is under 65 characters.
-        var room = line.Reserve(64);
-        if (!address.TryFormat(room, out var written))
+        if (ClientAddress.TryFormat(address, line.Reserve(64), out var written))
         {
-            return;
+            line.Advance(written);
         }
-
-        // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; operators know them as a.b.c.d.
-        if (address.IsIPv4MappedToIPv6 && room[..written].StartsWith(MappedIPv4Prefix, StringComparison.OrdinalIgnoreCase))
-        {
-            room[MappedIPv4Prefix.Length..written].CopyTo(room);
-            written -= MappedIPv4Prefix.Length;
-        }
-
-        line.Advance(written);
     }
 
     private static void WriteHeader(ref LineBuilder line, StringValues values)
@@ -253,4 +243,32 @@ internal sealed class AccessLogTemplate
             line.AppendEscaped(values[i]);
         }
     }
+}
+
+/// <summary>What the middleware measured of one request, beside what the HttpContext holds.</summary>
+internal readonly record struct AccessLogMeasurement(DateTime Time, int StatusCode, TimeSpan Duration, long Bytes);
+
+/// <summary>One piece of a compiled template: a placeholder, or literal text when <see cref="Field"/> is Literal.</summary>
+internal readonly record struct TemplateSegment(AccessLogField Field, string Literal);
+
+/// <summary>What a template segment writes: literal text, or one of the placeholders.</summary>
+internal enum AccessLogField
+{
+    Literal,
+    Ip,
+    Time,
+    Method,
+    Url,
+    Status,
+    Referer,
+    UserAgent,
+    DurationMs,
+    Bytes,
+    Route,
+    Cluster,
+    Destination,
+    RequestId,
+    Path,
+    Query,
+    Format,
 }

@@ -10,3 +10,10 @@ internal sealed record ConfigError(string File, int? Line, int? Column, string? 
         return Key is null ? $"{place}: {Message}" : $"{place}: {Key}: {Message}";
     }
 }
+
+/// <summary>The config file cannot be used at all: missing, empty, or not JSON.</summary>
+internal sealed class ConfigFileException(IReadOnlyList<ConfigError> errors)
+    : Exception(string.Join(Environment.NewLine, errors))
+{
+    public IReadOnlyList<ConfigError> Errors { get; } = errors;
+}

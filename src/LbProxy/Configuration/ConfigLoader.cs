@@ -3,10 +3,8 @@ using Yarp.ReverseProxy.Configuration;
 namespace LbProxy.Configuration;
 
 /// <summary>Turns a config file into a validated candidate, or into the list of its errors.</summary>
-internal sealed class ConfigLoader(ProxyConfigValidator validator)
+internal sealed class ConfigLoader(ProxyConfigValidator validator, IConfiguration app, LiveFileConfigurationSource live)
 {
-    public const string ReverseProxySectionName = "ReverseProxy";
-
     /// <summary>Parses a file already read and checked for syntax, and validates it as a whole.</summary>
     public async Task<ConfigLoadResult> LoadAsync(LbProxyConfigFile file)
     {
@@ -15,14 +13,15 @@ internal sealed class ConfigLoader(ProxyConfigValidator validator)
         try
         {
             configuration = file.ToConfiguration();
-            parsed = ParseWithYarp(configuration.GetSection(ReverseProxySectionName));
+            parsed = ParseWithYarp(configuration.GetSection(ConfigKeys.ReverseProxy));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return new ConfigLoadResult(null, [file.ErrorAt(ReverseProxySectionName, ProxyConfigValidator.Describe(e))]);
+            return new ConfigLoadResult(null, [file.ErrorAt(ConfigKeys.ReverseProxy, ProxyConfigValidator.Describe(e))]);
         }
 
-        var candidate = new ConfigCandidate(file, configuration, parsed.Routes, parsed.Clusters);
+        var effective = live.EffectiveWith((IConfigurationRoot)app, configuration);
+        var candidate = new ConfigCandidate(file, configuration, effective, parsed.Routes, parsed.Clusters);
         var errors = await validator.ValidateAsync(candidate);
         return new ConfigLoadResult(errors.Count == 0 ? candidate : null, errors);
     }

@@ -31,25 +31,24 @@ internal static class ConfigurationExtensions
         services.AddSingleton<IProxyConfigProvider>(static sp => sp.GetRequiredService<InMemoryConfigProvider>());
 
         services.AddSingleton<ConfigReloader>();
-        services.AddHostedService(static sp => sp.GetRequiredService<ConfigReloader>());
+        services.AddSingleton<ConfigFileWatcher>();
+        services.AddHostedService(static sp => sp.GetRequiredService<ConfigFileWatcher>());
         return builder;
     }
 
     /// <summary>
-    /// Validates the config read at start exactly as a reload would (plus the options as overridden by the
-    /// environment and command line) and, when it is good, hands it to YARP. Must run before MapLbProxy.
+    /// Loads the config read at start, validates it exactly as a reload would and, when it is good, hands it to
+    /// YARP. Must run before the proxy is mapped, which reads YARP's first config.
     /// </summary>
-    public static async Task<IReadOnlyList<ConfigError>> LoadInitialLbProxyConfigAsync(this IServiceProvider services)
+    public static async Task<IReadOnlyList<ConfigError>> LoadAndApplyInitialConfigAsync(this IServiceProvider services)
     {
         var file = services.GetRequiredService<LbProxyConfigFile>();
         var result = await services.GetRequiredService<ConfigLoader>().LoadAsync(file);
-        var errors = result.Errors.ToList();
-        ProxyConfigValidator.AddStartupFailures(services, file, errors);
-        if (errors.Count == 0)
+        if (result.Succeeded)
         {
             services.GetRequiredService<ConfigApplier>().ApplyInitial(result.Candidate!);
         }
 
-        return errors;
+        return result.Errors;
     }
 }

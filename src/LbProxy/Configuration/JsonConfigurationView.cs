@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Primitives;
 
 namespace LbProxy.Configuration;
@@ -85,7 +86,7 @@ internal sealed class JsonConfigurationView : IConfigurationSection
         }
     }
 
-    public IChangeToken GetReloadToken() => NullChangeToken.Instance;
+    public IChangeToken GetReloadToken() => NullChangeToken.Singleton;
 
     private string Combine(string key) => Path.Length == 0 ? key : Path + ConfigurationPath.KeyDelimiter + key;
 
@@ -119,24 +120,4 @@ internal sealed class JsonConfigurationView : IConfigurationSection
         JsonValueKind.Null => "",
         _ => null,
     };
-
-    private sealed class NullChangeToken : IChangeToken
-    {
-        public static readonly NullChangeToken Instance = new();
-
-        public bool HasChanged => false;
-
-        public bool ActiveChangeCallbacks => false;
-
-        public IDisposable RegisterChangeCallback(Action<object?> callback, object? state) => EmptyDisposable.Instance;
-    }
-
-    private sealed class EmptyDisposable : IDisposable
-    {
-        public static readonly EmptyDisposable Instance = new();
-
-        public void Dispose()
-        {
-        }
-    }
 }

@@ -31,21 +31,24 @@ internal sealed class LbProxyConfigFile
     public string Hash => ConfigState.HashOf(Content);
 
     /// <summary>Reads and checks the file; throws <see cref="ConfigFileException"/> with every problem found.</summary>
-    public static LbProxyConfigFile Load(string path)
+    public static LbProxyConfigFile Load(string path) => Parse(path, Read(path));
+
+    /// <summary>
+    /// The file's bytes, at start and on every reload; throws <see cref="ConfigFileException"/> when it is missing
+    /// or unreadable. Follows symlinks, so a Kubernetes ConfigMap mount (yarp.json -> ..data/yarp.json) reads the
+    /// current target.
+    /// </summary>
+    public static byte[] Read(string path)
     {
-        byte[] content;
         try
         {
-            // Follows symlinks, so a Kubernetes ConfigMap mount (yarp.json -> ..data/yarp.json) reads the current target.
-            content = File.ReadAllBytes(path);
+            return File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             var reason = e is FileNotFoundException or DirectoryNotFoundException ? "the config file is missing" : $"cannot read the config file: {e.Message}";
             throw new ConfigFileException([new ConfigError(path, null, null, null, reason)]);
         }
-
-        return Parse(path, content);
     }
 
     /// <summary>Checks content read elsewhere; throws <see cref="ConfigFileException"/> with every problem found.</summary>
@@ -199,5 +202,29 @@ internal sealed class LbProxyConfigFile
         public string? Property { get; set; }
 
         public HashSet<string>? Names { get; } = isArray ? null : new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+    }
+}
+
+/// <summary>Where the config file is: <c>--config PATH</c>, else <c>LBPROXY_CONFIG</c>, else <c>./yarp.json</c>.</summary>
+internal static class ConfigFileLocator
+{
+    public const string CommandLineKey = "config";
+    public const string EnvironmentVariable = "LBPROXY_CONFIG";
+    public const string DefaultFileName = "yarp.json";
+
+    public static string Resolve(IConfiguration configuration)
+    {
+        var path = configuration[CommandLineKey];
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            path = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        }
+
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            path = DefaultFileName;
+        }
+
+        return Path.GetFullPath(path);
     }
 }

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Primitives;
 
 namespace LbProxy.Configuration;
 
@@ -54,6 +56,22 @@ internal sealed class LiveFileConfigurationSource : ConfigurationProvider, IConf
     }
 
     /// <summary>
+    /// What the options would read if <paramref name="candidate"/> were applied: the app's configuration with the
+    /// candidate's keys in this source's place, under the same environment variables and command line. Checks
+    /// run on it, so that a value the file gets right but the environment overrides wrongly is refused too.
+    /// </summary>
+    public IConfiguration EffectiveWith(IConfigurationRoot app, IConfiguration candidate)
+    {
+        var builder = new ConfigurationBuilder();
+        foreach (var provider in app.Providers)
+        {
+            builder.Add(ReferenceEquals(provider, this) ? new LiveFileConfigurationSource(candidate) : new BorrowedProvider(provider));
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>
     /// Every key but YARP's: routes and clusters reach YARP only through the validated in-memory provider, and
     /// leaving them out keeps the app's configuration small (options binding scans every key of a provider).
     /// </summary>
@@ -62,7 +80,7 @@ internal sealed class LiveFileConfigurationSource : ConfigurationProvider, IConf
         var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         foreach (var section in configuration.GetChildren())
         {
-            if (section.Key.Equals(ConfigLoader.ReverseProxySectionName, StringComparison.OrdinalIgnoreCase))
+            if (section.Key.Equals(ConfigKeys.ReverseProxy, StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
@@ -78,4 +96,22 @@ internal sealed class LiveFileConfigurationSource : ConfigurationProvider, IConf
 
         return data;
     }
+}
+
+/// <summary>A provider of the app's configuration, read as it is now: never loaded again, never written.</summary>
+internal sealed class BorrowedProvider(IConfigurationProvider inner) : IConfigurationSource, IConfigurationProvider
+{
+    public IConfigurationProvider Build(IConfigurationBuilder builder) => this;
+
+    public bool TryGet(string key, out string? value) => inner.TryGet(key, out value);
+
+    public void Set(string key, string? value) => throw new NotSupportedException("a borrowed provider is read-only");
+
+    public IChangeToken GetReloadToken() => NullChangeToken.Singleton;
+
+    public void Load()
+    {
+    }
+
+    public IEnumerable<string> GetChildKeys(IEnumerable<string> earlierKeys, string? parentPath) => inner.GetChildKeys(earlierKeys, parentPath);
 }

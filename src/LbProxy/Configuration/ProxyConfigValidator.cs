@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
 
 namespace LbProxy.Configuration;
@@ -9,28 +8,17 @@ namespace LbProxy.Configuration;
 /// config with no routes at all), every options section, and each stage's own check. The start, every
 /// reload and <c>validate PATH</c> run exactly this.
 /// </summary>
-internal sealed class ProxyConfigValidator(
-    IConfigValidator yarpValidator,
-    IEnumerable<IOptionsCheck> optionsChecks,
-    IEnumerable<IConfigCheck> checks)
+internal sealed class ProxyConfigValidator(IConfigValidator yarpValidator, IEnumerable<IConfigCheck> checks)
 {
-    private const string RoutesKey = "ReverseProxy:Routes";
-    private const string ClustersKey = "ReverseProxy:Clusters";
-
     public async Task<List<ConfigError>> ValidateAsync(ConfigCandidate candidate)
     {
         var file = candidate.File;
         var errors = new List<ConfigError>();
-        foreach (var check in optionsChecks)
-        {
-            check.Check(candidate, errors);
-        }
-
         var clusterIds = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var cluster in candidate.Clusters)
         {
             clusterIds.Add(cluster.ClusterId);
-            var key = $"{ClustersKey}:{cluster.ClusterId}";
+            var key = ConfigKeys.Cluster(cluster.ClusterId);
             foreach (var e in await yarpValidator.ValidateClusterAsync(cluster))
             {
                 errors.Add(file.ErrorAt(key, Describe(e)));
@@ -44,7 +32,7 @@ internal sealed class ProxyConfigValidator(
 
         foreach (var route in candidate.Routes)
         {
-            var key = $"{RoutesKey}:{route.RouteId}";
+            var key = ConfigKeys.Route(route.RouteId);
             foreach (var e in await yarpValidator.ValidateRouteAsync(route))
             {
                 errors.Add(file.ErrorAt(key, Describe(e)));
@@ -68,7 +56,7 @@ internal sealed class ProxyConfigValidator(
 
         if (candidate.Routes.Count == 0 && !AllowsNoRoutes(candidate))
         {
-            errors.Add(file.ErrorAt(RoutesKey,
+            errors.Add(file.ErrorAt(ConfigKeys.Routes,
                 $"the config has no routes: it would answer every request with 404 (set {ConfigReloadOptions.SectionName}:AllowNoRoutes to true if that is meant)"));
         }
 
@@ -117,28 +105,6 @@ internal sealed class ProxyConfigValidator(
         }
     }
 
-    /// <summary>Option failures of the merged configuration (file, environment and command line), at start.</summary>
-    public static void AddStartupFailures(IServiceProvider services, LbProxyConfigFile file, List<ConfigError> errors)
-    {
-        try
-        {
-            services.GetService<IStartupValidator>()?.Validate();
-        }
-        catch (Exception e) when (e is OptionsValidationException or AggregateException)
-        {
-            var failures = e is AggregateException aggregate ? aggregate.InnerExceptions : [e];
-            foreach (var failure in failures)
-            {
-                var message = failure is OptionsValidationException options ? string.Join("; ", options.Failures) : Describe(failure);
-                var error = file.ErrorAt("LbProxy", message);
-                if (!errors.Exists(existing => existing.Message.Contains(message, StringComparison.Ordinal) || message.Contains(existing.Message, StringComparison.Ordinal)))
-                {
-                    errors.Add(error);
-                }
-            }
-        }
-    }
-
     internal static string Describe(Exception e)
     {
         var message = e.Message;
@@ -151,7 +117,7 @@ internal sealed class ProxyConfigValidator(
     }
 
     private static bool AllowsNoRoutes(ConfigCandidate candidate) =>
-        candidate.Configuration.GetValue<bool>($"{ConfigReloadOptions.SectionName}:{nameof(ConfigReloadOptions.AllowNoRoutes)}");
+        candidate.Effective.GetValue<bool>($"{ConfigReloadOptions.SectionName}:{nameof(ConfigReloadOptions.AllowNoRoutes)}");
 
     /// <summary>In file order, so that the report reads top to bottom.</summary>
     private static List<ConfigError> Sorted(List<ConfigError> errors) =>

@@ -1,6 +1,6 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using LbProxy.Edge;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -32,8 +32,7 @@ internal sealed class ControlAccess
     {
         if (_tokenDigest is null)
         {
-            return context.Connection.RemoteIpAddress is { } remote
-                && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote);
+            return ClientAddress.IsLoopback(context.Connection.RemoteIpAddress);
         }
 
         var header = context.Request.Headers[HeaderNames.Authorization];

@@ -3,6 +3,7 @@ using System.Reflection;
 using LbProxy.AccessLog;
 using LbProxy.Configuration;
 using LbProxy.Diagnostics;
+using LbProxy.Logging;
 using Yarp.ReverseProxy;
 
 namespace LbProxy.Control;
@@ -68,40 +69,10 @@ internal sealed class ControlEndpointTable
         ? TextAsync(context, StatusCodes.Status200OK, "ready")
         : TextAsync(context, StatusCodes.Status503ServiceUnavailable, _readiness.IsDraining ? "draining" : "not ready");
 
-    private Task StatusAsync(HttpContext context)
-    {
-        var clusters = new List<ClusterStatus>();
-        foreach (var cluster in _proxyState.GetClusters().OrderBy(static c => c.ClusterId, StringComparer.Ordinal))
-        {
-            var available = cluster.DestinationsState?.AvailableDestinations;
-            var destinations = new List<DestinationStatus>();
-            var inFlight = 0;
-            foreach (var (id, destination) in cluster.Destinations.OrderBy(static d => d.Key, StringComparer.Ordinal))
-            {
-                destinations.Add(new DestinationStatus(
-                    id,
-                    destination.Model?.Config.Address ?? "",
-                    available?.Contains(destination) ?? false,
-                    destination.Health.Active.ToString(),
-                    destination.Health.Passive.ToString(),
-                    destination.ConcurrentRequestCount));
-                inFlight += destination.ConcurrentRequestCount;
-            }
-
-            clusters.Add(new ClusterStatus(cluster.ClusterId, inFlight, destinations));
-        }
-
-        var report = new StatusReport(
-            Version,
-            _uptime.StartedAt,
-            _uptime.Elapsed.TotalSeconds,
-            _readiness.IsReady,
-            _readiness.IsDraining,
-            _config.Current,
-            clusters,
-            _accessLog.Capture());
-        return context.Response.WriteAsJsonAsync(report, ControlJsonContext.Readable.StatusReport);
-    }
+    private Task StatusAsync(HttpContext context) =>
+        context.Response.WriteAsJsonAsync(
+            StatusReport.Capture(Version, _uptime, _readiness, _config, _proxyState, _accessLog),
+            ControlJsonContext.Readable.StatusReport);
 
     private Task LogLevelAsync(HttpContext context)
     {
@@ -134,4 +105,24 @@ internal sealed class ControlEndpointTable
 
     private Task RuntimeAsync(HttpContext context) =>
         context.Response.WriteAsJsonAsync(RuntimeSnapshot.Capture(_time, _uptime), ControlJsonContext.Readable.RuntimeSnapshot);
+}
+
+/// <summary>One control endpoint: its methods, whether it needs the token, and its handler.</summary>
+internal sealed record ControlEndpoint(string Name, string[] Methods, bool RequiresToken, Func<HttpContext, Task> Handler)
+{
+    /// <summary>The value of an <c>Allow</c> header for a 405.</summary>
+    public string Allow { get; } = string.Join(", ", Methods);
+
+    public bool Accepts(string method)
+    {
+        foreach (var allowed in Methods)
+        {
+            if (HttpMethods.Equals(allowed, method))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LbProxy.Diagnostics;
+using LbProxy.Logging;
 
 namespace LbProxy.Control;
 

@@ -1,5 +1,5 @@
 using System.Collections.Frozen;
-using LbProxy.Metrics;
+using LbProxy.Edge;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -22,12 +22,13 @@ internal sealed partial class ControlPlaneMiddleware
     public ControlPlaneMiddleware(
         RequestDelegate next,
         IOptions<ControlOptions> options,
+        ControlPrefix prefix,
         ControlEndpointTable table,
         ControlAccess access,
         ILogger<ControlPlaneMiddleware> logger)
     {
         _next = next;
-        _prefix = PathNormalizer.Normalize(options.Value.Prefix);
+        _prefix = prefix.Value;
         _metricsRequireToken = options.Value.MetricsRequireToken;
         _endpoints = table.Endpoints.ToFrozenDictionary(static e => e.Key, static e => e.Value, StringComparer.OrdinalIgnoreCase)
             .GetAlternateLookup<ReadOnlySpan<char>>();
@@ -42,16 +43,16 @@ internal sealed partial class ControlPlaneMiddleware
         {
             // /metrics in any spelling goes to the scrape endpoint: the access-log filter, by the same
             // normalizer, skips it, so it must never be a proxied request instead.
-            if (string.Equals(path, MetricsExtensions.ScrapePath, StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(path, WellKnownPaths.Metrics, StringComparison.OrdinalIgnoreCase))
             {
                 if (_metricsRequireToken && !_access.IsAllowed(context))
                 {
                     return RefuseUnauthorized(context, path);
                 }
 
-                if (!string.Equals(context.Request.Path.Value, MetricsExtensions.ScrapePath, StringComparison.Ordinal))
+                if (!string.Equals(context.Request.Path.Value, WellKnownPaths.Metrics, StringComparison.Ordinal))
                 {
-                    context.Request.Path = MetricsExtensions.ScrapePath;
+                    context.Request.Path = WellKnownPaths.Metrics;
                 }
             }
 
@@ -93,9 +94,9 @@ internal sealed partial class ControlPlaneMiddleware
         return Task.CompletedTask;
     }
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "Control endpoint {Endpoint}: {Method}")]
+    [LoggerMessage(EventId = LogEvents.ControlAnswered, Level = LogLevel.Debug, Message = "Control endpoint {Endpoint}: {Method}")]
     private static partial void LogAnswered(ILogger logger, string endpoint, string method);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Debug, Message = "Control request {Path} refused with {StatusCode}")]
+    [LoggerMessage(EventId = LogEvents.ControlRefused, Level = LogLevel.Debug, Message = "Control request {Path} refused with {StatusCode}")]
     private static partial void LogRefused(ILogger logger, string path, int statusCode);
 }

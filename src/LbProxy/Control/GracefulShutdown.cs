@@ -45,7 +45,7 @@ internal sealed partial class GracefulShutdown(
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Information,
+    [LoggerMessage(EventId = LogEvents.Draining, Level = LogLevel.Information,
         Message = "Stopping: readiness is 503; serving for {GraceSeconds} s more, then in-flight requests get {DrainSeconds} s")]
     private static partial void LogDraining(ILogger logger, double graceSeconds, double drainSeconds);
 }

@@ -1,4 +1,5 @@
 using LbProxy.Configuration;
+using Yarp.ReverseProxy.Configuration;
 
 namespace LbProxy.Demo;
 
@@ -10,13 +11,7 @@ internal static class DemoExtensions
         services.AddSingleton<IConfigCheck, DemoConfigCheck>();
         services.AddSingleton<DemoOrigins>();
         services.AddHostedService(static sp => sp.GetRequiredService<DemoOrigins>());
+        services.AddSingleton<IProxyConfigFilter>(static sp => sp.GetRequiredService<DemoOrigins>());
         return services;
     }
-
-    /// <summary>
-    /// Starts the demo origins, if enabled, before <c>MapReverseProxy</c> loads the config. Start-up code:
-    /// it blocks only on Kestrel binding two loopback ports.
-    /// </summary>
-    public static void StartDemoOrigins(this IApplicationBuilder app) =>
-        app.ApplicationServices.GetRequiredService<DemoOrigins>().StartOriginsAsync(CancellationToken.None).GetAwaiter().GetResult();
 }

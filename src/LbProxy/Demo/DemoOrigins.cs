@@ -6,38 +6,49 @@ using Yarp.ReverseProxy.Configuration;
 namespace LbProxy.Demo;
 
 /// <summary>
-/// The demo's sample origins: started before YARP loads its config (whose first active health probe
-/// runs at once, and would otherwise find them down), stopped after the proxy has stopped.
+/// The demo's sample origins, one on each destination of the demo cluster, owned by the host: they stop after
+/// the proxy has stopped. They start when YARP first takes in the demo cluster (a config filter, run while YARP
+/// loads its first config), because YARP probes every destination once right after that load: origins started
+/// later, even by a hosted service's StartingAsync, would fail that first probe.
 /// </summary>
-internal sealed partial class DemoOrigins(
-    IOptions<DemoOptions> options,
-    IEnumerable<IProxyConfigProvider> providers,
-    ILogger<DemoOrigins> logger) : IHostedLifecycleService
+internal sealed partial class DemoOrigins(IOptions<DemoOptions> options, ILogger<DemoOrigins> logger)
+    : IHostedLifecycleService, IProxyConfigFilter
 {
     private readonly List<SampleOriginServer> _origins = [];
+    private readonly Lock _lock = new();
+    private Task? _start;
 
-    public IReadOnlyList<SampleOriginServer> Origins => _origins;
-
-    public async Task StartOriginsAsync(CancellationToken cancellationToken)
+    public async ValueTask<ClusterConfig> ConfigureClusterAsync(ClusterConfig cluster, CancellationToken cancel)
     {
         var demo = options.Value;
-        if (!demo.Enabled)
+        if (demo.Enabled && string.Equals(cluster.ClusterId, demo.Cluster, StringComparison.OrdinalIgnoreCase))
         {
-            return;
-        }
-
-        var cluster = providers.First().GetConfig().Clusters
-            .First(c => string.Equals(c.ClusterId, demo.Cluster, StringComparison.OrdinalIgnoreCase));
-        foreach (var (id, destination) in cluster.Destinations!)
-        {
-            if (!TryGetLoopbackUrl(destination.Address, out var url))
+            Task start;
+            lock (_lock)
             {
-                continue;
+                // Read at the first load only: a reload neither starts nor stops origins.
+                start = _start ??= StartAsync(cluster, cancel);
             }
 
-            var origin = await SampleOriginServer.StartAsync(id, url, cancellationToken);
-            _origins.Add(origin);
-            LogOriginStarted(logger, id, origin.Address);
+            await start;
+        }
+
+        return cluster;
+    }
+
+    public ValueTask<RouteConfig> ConfigureRouteAsync(RouteConfig route, ClusterConfig? cluster, CancellationToken cancel) =>
+        ValueTask.FromResult(route);
+
+    private async Task StartAsync(ClusterConfig cluster, CancellationToken cancellationToken)
+    {
+        foreach (var (id, destination) in cluster.Destinations ?? new Dictionary<string, DestinationConfig>())
+        {
+            if (TryGetLoopbackUrl(destination.Address, out var url))
+            {
+                var origin = await SampleOriginServer.StartAsync(id, url, cancellationToken);
+                _origins.Add(origin);
+                LogOriginStarted(logger, id, origin.Address);
+            }
         }
     }
 
@@ -74,6 +85,6 @@ internal sealed partial class DemoOrigins(
         return true;
     }
 
-    [LoggerMessage(EventId = 9001, Level = LogLevel.Information, Message = "Demo origin {OriginId} listening on {Address}")]
+    [LoggerMessage(EventId = LogEvents.DemoOriginStarted, Level = LogLevel.Information, Message = "Demo origin {OriginId} listening on {Address}")]
     private static partial void LogOriginStarted(ILogger logger, string originId, Uri address);
 }

@@ -47,3 +47,40 @@ internal sealed record RuntimeSnapshot(
                 Environment.ProcessorCount));
     }
 }
+
+/// <summary>Thread-pool threads, work items waiting, and work items done since start.</summary>
+internal sealed record ThreadPoolSnapshot(int Threads, long PendingWorkItems, long CompletedWorkItems);
+
+/// <summary>Collections per generation and heap sizes (after the last collection) of the managed heap.</summary>
+internal sealed record GcSnapshot(
+    int Gen0Collections,
+    int Gen1Collections,
+    int Gen2Collections,
+    long HeapSizeBytes,
+    long Gen0SizeBytes,
+    long Gen1SizeBytes,
+    long Gen2SizeBytes,
+    long LargeObjectHeapSizeBytes,
+    long PinnedObjectHeapSizeBytes,
+    long FragmentedBytes,
+    long CommittedBytes,
+    long TotalAllocatedBytes,
+    double PauseTimePercentage);
+
+/// <summary>Memory and CPU time of the process as the OS sees it.</summary>
+internal sealed record ProcessSnapshot(
+    long WorkingSetBytes,
+    double CpuTimeSeconds,
+    double UserCpuTimeSeconds,
+    double SystemCpuTimeSeconds,
+    int ProcessorCount);
+
+/// <summary>When this proxy started, for the status and runtime endpoints. Created with the pipeline, at start.</summary>
+internal sealed class ProcessUptime(TimeProvider time)
+{
+    private readonly long _startTimestamp = time.GetTimestamp();
+
+    public DateTimeOffset StartedAt { get; } = time.GetUtcNow();
+
+    public TimeSpan Elapsed => time.GetElapsedTime(_startTimestamp);
+}

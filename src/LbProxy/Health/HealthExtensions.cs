@@ -4,8 +4,12 @@ namespace LbProxy.Health;
 
 internal static class HealthExtensions
 {
-    public static IServiceCollection AddLbProxyHealth(this IServiceCollection services) =>
+    public static IServiceCollection AddLbProxyHealth(this IServiceCollection services)
+    {
         services.AddLbProxyOptions<HealthOptions, HealthOptionsValidator>(HealthOptions.SectionName);
+        services.AddSingleton<IConfigCheck, OutlierEjectionConfigCheck>();
+        return services;
+    }
 
     /// <summary>A 503 with <c>Retry-After</c> and the cluster's name when no destination is healthy.</summary>
     public static IReverseProxyApplicationBuilder UseNoHealthyDestinationAnswer(this IReverseProxyApplicationBuilder proxy)

@@ -122,9 +122,9 @@ internal sealed partial class OutlierEjectionMiddleware(
         public long EjectedUntilTicks;
     }
 
-    [LoggerMessage(EventId = 6001, Level = LogLevel.Warning, Message = "Ejected {Destination} of cluster {Cluster} after {Count} 5xx responses in a row, for {Duration}")]
+    [LoggerMessage(EventId = LogEvents.Ejected, Level = LogLevel.Warning, Message = "Ejected {Destination} of cluster {Cluster} after {Count} 5xx responses in a row, for {Duration}")]
     private static partial void LogEjected(ILogger logger, string destination, string cluster, int count, TimeSpan duration);
 
-    [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "Not ejecting {Destination} of cluster {Cluster}: at most {Percent}% of a cluster is ejected")]
+    [LoggerMessage(EventId = LogEvents.EjectionCapped, Level = LogLevel.Warning, Message = "Not ejecting {Destination} of cluster {Cluster}: at most {Percent}% of a cluster is ejected")]
     private static partial void LogEjectionCapped(ILogger logger, string destination, string cluster, int percent);
 }

@@ -3,15 +3,18 @@ using LbProxy.Configuration;
 using LbProxy.Control;
 using LbProxy.Demo;
 using LbProxy.Diagnostics;
+using LbProxy.Edge;
 using LbProxy.Forwarding;
 using LbProxy.Health;
+using LbProxy.Images;
 using LbProxy.LoadBalancing;
+using LbProxy.Logging;
 using LbProxy.Metrics;
 using LbProxy.Transforms;
 
 namespace LbProxy.Hosting;
 
-/// <summary>Wires every stage; nothing else lives here.</summary>
+/// <summary>Wires every stage, in the order requests meet them; nothing else lives here.</summary>
 internal static class LbProxyHostingExtensions
 {
     /// <summary>
@@ -23,33 +26,38 @@ internal static class LbProxyHostingExtensions
         builder.AddLbProxyConfiguration();
         builder.AddLbProxyLogging();
         builder.AddKestrelEdgeDefaults();
-        builder.Services.AddLbProxyControl();
-        builder.Services.AddLbProxyAccessLog();
-        builder.Services.AddLbProxyForwarding();
-        builder.Services.AddLbProxyTransforms();
-        builder.Services.AddLbProxyLoadBalancing();
-        builder.Services.AddLbProxyHealth();
-        builder.Services.AddLbProxyMetrics();
-        builder.Services.AddLbProxyDemo();
+        var services = builder.Services;
+        services.AddLbProxyDiagnostics();
+        services.AddLbProxyEdge();
+        services.AddLbProxyControl();
+        services.AddLbProxyAccessLog();
+        services.AddLbProxyForwarding();
+        services.AddLbProxyImages();
+        services.AddLbProxyTransforms();
+        services.AddLbProxyLoadBalancing();
+        services.AddLbProxyHealth();
+        services.AddLbProxyMetrics();
+        services.AddLbProxyDemo();
         return builder;
     }
 
     /// <summary>
-    /// Validates the config read at start exactly as <c>validate PATH</c> and every reload do, and hands it to
-    /// YARP when it is good.
+    /// Loads the config read at start, checks it exactly as <c>validate PATH</c> and every reload do, and applies
+    /// it when it is good. Returns every error; nothing is applied when there is one.
     /// </summary>
-    public static Task<IReadOnlyList<ConfigError>> ValidateLbProxyConfigAsync(this WebApplication app) =>
-        app.Services.LoadInitialLbProxyConfigAsync();
+    public static Task<IReadOnlyList<ConfigError>> LoadAndApplyLbProxyConfigAsync(this WebApplication app) =>
+        app.Services.LoadAndApplyInitialConfigAsync();
 
-    /// <summary>The control plane and <c>/metrics</c> first, then the reverse proxy with YARP's stages.</summary>
-    public static WebApplication MapLbProxy(this WebApplication app)
+    /// <summary>The whole request pipeline, every stage in the order a request meets it.</summary>
+    public static WebApplication UseLbProxy(this WebApplication app)
     {
-        app.UseLbProxyRequestHygiene();       // ambiguous framing and CONNECT refused; every request gets an id
-        app.UseLbProxyControl();              // /_lb/* in any spelling, answered here and never forwarded
+        app.UseLbProxyAccessLog();            // outermost: one line per request, with the status the client got
+        app.UseRequestGuard();                // ambiguous framing → 400, CONNECT → 501, TRACE → 405
+        app.UseRequestId();                   // every request gets an id
+        app.UseLbProxyControl();              // /_lb/* and /metrics in any spelling: answered here, never forwarded
         app.UseRouting();                     // explicit, so that routing runs after the control-plane split
         app.MapLbProxyMetrics();              // before MapReverseProxy: it listens before YARP's first config
-        app.StartDemoOrigins();
-        app.MapReverseProxy(static proxy =>
+        app.MapReverseProxy(static proxy =>   // YARP loads the applied config here; its pipeline is built once
         {
             proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
             proxy.UseNoHealthyDestinationAnswer(); // 503 + Retry-After naming the cluster

@@ -1,4 +1,4 @@
-using LbProxy.Transforms;
+using LbProxy.Images;
 using Yarp.ReverseProxy.LoadBalancing;
 using Yarp.ReverseProxy.Model;
 

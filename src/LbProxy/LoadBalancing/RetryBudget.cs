@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+
 namespace LbProxy.LoadBalancing;
 
 /// <summary>
@@ -65,4 +68,14 @@ internal sealed class RetryBudget(TimeProvider time, int windowSeconds)
         _currentSecond = Math.Max(_currentSecond, second);
         return (int)(_currentSecond % _requests.Length);
     }
+}
+
+/// <summary>One retry budget per cluster id, kept across reloads.</summary>
+internal sealed class RetryBudgets(TimeProvider time, IOptions<RetryOptions> options)
+{
+    private readonly ConcurrentDictionary<string, RetryBudget> _budgets = new(StringComparer.OrdinalIgnoreCase);
+    private readonly int _windowSeconds = Math.Max(1, (int)options.Value.BudgetWindow.TotalSeconds);
+
+    public RetryBudget For(string clusterId) =>
+        _budgets.GetOrAdd(clusterId, static (_, state) => new RetryBudget(state.time, state.window), (time, window: _windowSeconds));
 }

@@ -46,7 +46,7 @@ internal sealed class RetryMetrics : IClusterSeries
     {
         if (_retries.Enabled)
         {
-            var tags = new TagList { { "cluster", cluster }, { "outcome", outcome } };
+            var tags = new TagList { { MetricTags.Cluster, cluster }, { MetricTags.Outcome, outcome } };
             _retries.Add(count, tags);
         }
     }

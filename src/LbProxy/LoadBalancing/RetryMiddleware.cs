@@ -125,9 +125,9 @@ internal sealed partial class RetryMiddleware
     private static FrozenSet<string> MethodsOf(RetryOptions options) =>
         (options.Methods.Length > 0 ? options.Methods : RetryOptions.DefaultMethods).ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
-    [LoggerMessage(EventId = 5001, Level = LogLevel.Debug, Message = "Retrying a request of cluster {Cluster}: {Destination} failed before responding; attempt {Attempt}")]
+    [LoggerMessage(EventId = LogEvents.Retrying, Level = LogLevel.Debug, Message = "Retrying a request of cluster {Cluster}: {Destination} failed before responding; attempt {Attempt}")]
     private static partial void LogRetrying(ILogger logger, string cluster, string destination, int attempt);
 
-    [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Retry budget of cluster {Cluster} is spent; failed forwards are not retried for now")]
+    [LoggerMessage(EventId = LogEvents.RetryBudgetExhausted, Level = LogLevel.Warning, Message = "Retry budget of cluster {Cluster} is spent; failed forwards are not retried for now")]
     private static partial void LogBudgetExhausted(ILogger logger, string cluster);
 }

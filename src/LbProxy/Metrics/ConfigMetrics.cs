@@ -12,11 +12,10 @@ internal sealed class ConfigMetrics
     public const string GenerationName = "lbproxy.config.generation";
     public const string ReloadsName = "lbproxy.config.reloads";
     public const string LastReloadSuccessName = "lbproxy.config.last_reload_success";
-    public const string ResultTag = "result";
 
-    private static readonly KeyValuePair<string, object?>[] _applied = [new(ResultTag, "applied")];
-    private static readonly KeyValuePair<string, object?>[] _rejected = [new(ResultTag, "rejected")];
-    private static readonly KeyValuePair<string, object?>[] _unchanged = [new(ResultTag, "unchanged")];
+    private static readonly KeyValuePair<string, object?>[] _applied = [new(MetricTags.Result, "applied")];
+    private static readonly KeyValuePair<string, object?>[] _rejected = [new(MetricTags.Result, "rejected")];
+    private static readonly KeyValuePair<string, object?>[] _unchanged = [new(MetricTags.Result, "unchanged")];
 
     public ConfigMetrics(IMeterFactory meterFactory, ConfigState state)
     {

@@ -68,7 +68,7 @@ internal sealed class DestinationMetrics
 
     private static TagList Tags(string clusterId, string destinationId) => new()
     {
-        { ProxyMetrics.ClusterTag, clusterId },
-        { ProxyMetrics.DestinationTag, destinationId },
+        { MetricTags.Cluster, clusterId },
+        { MetricTags.Destination, destinationId },
     };
 }

@@ -21,3 +21,19 @@ internal static class LbProxyMeter
     /// <summary>Upstream requests and pooled connections of the forwarder and the active health probes.</summary>
     public const string HttpClient = "System.Net.Http";
 }
+
+/// <summary>
+/// The tag names of LbProxy's instruments. Values are bounded: ids from the config, status codes, fixed outcome
+/// names; never a path, a client address or a header.
+/// </summary>
+internal static class MetricTags
+{
+    public const string Route = "route";
+    public const string Cluster = "cluster";
+    public const string Destination = "destination";
+    public const string StatusCode = "status_code";
+    public const string Error = "error";
+    public const string Outcome = "outcome";
+    public const string Result = "result";
+    public const string Format = "format";
+}

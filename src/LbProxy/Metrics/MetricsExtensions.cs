@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using LbProxy.Edge;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using Yarp.ReverseProxy.Configuration;
@@ -7,8 +8,6 @@ namespace LbProxy.Metrics;
 
 internal static class MetricsExtensions
 {
-    public const string ScrapePath = "/metrics";
-
     /// <summary>
     /// OpenTelemetry with the built-in meters switched on, LbProxy's meter (whichever stage adds instruments to it),
     /// and the Prometheus exporter.
@@ -56,7 +55,7 @@ internal static class MetricsExtensions
         endpoints.ServiceProvider.GetRequiredService<DestinationMetrics>();
         endpoints.ServiceProvider.GetRequiredService<ConfigMetrics>();
         endpoints.ServiceProvider.GetRequiredService<ThreadPoolGauges>();
-        endpoints.MapPrometheusScrapingEndpoint(ScrapePath).WithOrder(int.MinValue);
+        endpoints.MapPrometheusScrapingEndpoint(WellKnownPaths.Metrics).WithOrder(int.MinValue);
         return endpoints;
     }
 

@@ -15,12 +15,6 @@ internal sealed class ProxyMetrics : IClusterSeries
     public const string DurationName = "lbproxy.proxy.duration";
     public const string ErrorsName = "lbproxy.proxy.errors";
 
-    public const string RouteTag = "route";
-    public const string ClusterTag = "cluster";
-    public const string DestinationTag = "destination";
-    public const string StatusCodeTag = "status_code";
-    public const string ErrorTag = "error";
-
     /// <summary>The destination tag of a request that never reached one (no healthy destination, or a failure before).</summary>
     public const string NoDestination = "";
 
@@ -70,10 +64,10 @@ internal sealed class ProxyMetrics : IClusterSeries
         {
             var tags = new TagList
             {
-                { RouteTag, routeId },
-                { ClusterTag, clusterId },
-                { DestinationTag, destinationId },
-                { StatusCodeTag, BoxedStatusCode(statusCode) },
+                { MetricTags.Route, routeId },
+                { MetricTags.Cluster, clusterId },
+                { MetricTags.Destination, destinationId },
+                { MetricTags.StatusCode, BoxedStatusCode(statusCode) },
             };
             _requests.Add(1, tags);
         }
@@ -82,8 +76,8 @@ internal sealed class ProxyMetrics : IClusterSeries
         {
             var tags = new TagList
             {
-                { ClusterTag, clusterId },
-                { DestinationTag, destinationId },
+                { MetricTags.Cluster, clusterId },
+                { MetricTags.Destination, destinationId },
             };
             _duration.Record(duration.TotalSeconds, tags);
         }
@@ -92,9 +86,9 @@ internal sealed class ProxyMetrics : IClusterSeries
         {
             var tags = new TagList
             {
-                { ClusterTag, clusterId },
-                { DestinationTag, destinationId },
-                { ErrorTag, ErrorName(error) },
+                { MetricTags.Cluster, clusterId },
+                { MetricTags.Destination, destinationId },
+                { MetricTags.Error, ErrorName(error) },
             };
             _errors.Add(1, tags);
         }
@@ -107,9 +101,9 @@ internal sealed class ProxyMetrics : IClusterSeries
         {
             var tags = new TagList
             {
-                { ClusterTag, clusterId },
-                { DestinationTag, NoDestination },
-                { ErrorTag, ErrorName(ForwarderError.NoAvailableDestinations) },
+                { MetricTags.Cluster, clusterId },
+                { MetricTags.Destination, NoDestination },
+                { MetricTags.Error, ErrorName(ForwarderError.NoAvailableDestinations) },
             };
             _errors.Add(0, tags);
         }

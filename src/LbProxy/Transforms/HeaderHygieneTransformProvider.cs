@@ -1,5 +1,5 @@
-using System.Net;
-using LbProxy.SampleOrigin;
+using LbProxy.Edge;
+using LbProxy.Images;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
@@ -16,12 +16,6 @@ namespace LbProxy.Transforms;
 /// </summary>
 internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : ITransformProvider
 {
-    private const string ForwardedFor = "X-Forwarded-For";
-    private const string ForwardedProto = "X-Forwarded-Proto";
-    private const string ForwardedHost = "X-Forwarded-Host";
-    private const string ForwardedPrefix = "X-Forwarded-Prefix";
-    private const string Forwarded = "Forwarded";
-
     /// <summary>Other forwarding headers origins may believe; from an untrusted client they are dropped.</summary>
     private static readonly string[] UntrustedForwardingHeaders = ["X-Forwarded-Port", "X-Forwarded-Server", "X-Real-IP"];
 
@@ -65,19 +59,15 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
         }
 
         var fromTrustedProxy = trusted.Contains(context.HttpContext.Connection.RemoteIpAddress);
-        var client = ClientAddress(context.HttpContext.Connection.RemoteIpAddress);
-        var incomingFor = request.Headers[ForwardedFor];
-        Replace(upstream, ForwardedFor, fromTrustedProxy && incomingFor.Count > 0 ? $"{incomingFor}, {client}" : client);
-        Replace(upstream, ForwardedProto, fromTrustedProxy && request.Headers[ForwardedProto].Count > 0 ? request.Headers[ForwardedProto].ToString() : request.Scheme);
-        Replace(upstream, ForwardedHost, fromTrustedProxy && request.Headers[ForwardedHost].Count > 0 ? request.Headers[ForwardedHost].ToString() : request.Host.Value);
+        var client = ClientAddress.ForUpstream(context.HttpContext.Connection.RemoteIpAddress);
+        var incomingFor = request.Headers[WellKnownHeaders.ForwardedFor];
+        Replace(upstream, WellKnownHeaders.ForwardedFor, fromTrustedProxy && incomingFor.Count > 0 ? $"{incomingFor}, {client}" : client);
+        Replace(upstream, WellKnownHeaders.ForwardedProto, fromTrustedProxy && request.Headers[WellKnownHeaders.ForwardedProto].Count > 0 ? request.Headers[WellKnownHeaders.ForwardedProto].ToString() : request.Scheme);
+        Replace(upstream, WellKnownHeaders.ForwardedHost, fromTrustedProxy && request.Headers[WellKnownHeaders.ForwardedHost].Count > 0 ? request.Headers[WellKnownHeaders.ForwardedHost].ToString() : request.Host.Value);
         if (!fromTrustedProxy)
         {
-            upstream.Remove(ForwardedPrefix);
-            upstream.Remove(Forwarded);
-        }
-
-        if (!fromTrustedProxy)
-        {
+            upstream.Remove(WellKnownHeaders.ForwardedPrefix);
+            upstream.Remove(WellKnownHeaders.Forwarded);
             foreach (var name in UntrustedForwardingHeaders)
             {
                 upstream.Remove(name);
@@ -90,7 +80,7 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
             upstream.TryAddWithoutValidation(ImageFormats.FormatHeader, format.FormatClass);
         }
 
-        Replace(upstream, RequestIdMiddleware.HeaderName, context.HttpContext.TraceIdentifier);
+        Replace(upstream, WellKnownHeaders.RequestId, context.HttpContext.TraceIdentifier);
         return ValueTask.CompletedTask;
     }
 
@@ -115,7 +105,7 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
             response.Headers.Vary = StringValues.Concat(response.Headers.Vary, "Accept");
         }
 
-        response.Headers[RequestIdMiddleware.HeaderName] = context.HttpContext.TraceIdentifier;
+        response.Headers[WellKnownHeaders.RequestId] = context.HttpContext.TraceIdentifier;
     }
 
     /// <summary>The header names a <c>Connection</c> header lists, without its connection options.</summary>
@@ -163,23 +153,5 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
         {
             headers.TryAddWithoutValidation(name, value);
         }
-    }
-
-    private static string ClientAddress(IPAddress? address)
-    {
-        if (address is null)
-        {
-            return "";
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            return address.MapToIPv4().ToString();
-        }
-
-        // A link-local address's %scope names an interface of this host: meaningless upstream.
-        return address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && address.ScopeId != 0
-            ? new IPAddress(address.GetAddressBytes()).ToString()
-            : address.ToString();
     }
 }

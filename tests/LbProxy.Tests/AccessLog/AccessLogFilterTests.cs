@@ -1,5 +1,5 @@
 using LbProxy.AccessLog;
-using LbProxy.Control;
+using LbProxy.Edge;
 
 namespace LbProxy.Tests.AccessLog;
 

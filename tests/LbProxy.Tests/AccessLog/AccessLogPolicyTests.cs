@@ -1,5 +1,5 @@
 using LbProxy.AccessLog;
-using LbProxy.Control;
+using LbProxy.Edge;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -108,10 +108,9 @@ public sealed class AccessLogPolicyTests
             var services = new ServiceCollection();
             services.AddSingleton<IConfiguration>(_configuration);
             services.AddLogging();
-            services.AddOptions<ControlOptions>();
+            services.AddSingleton(ControlPrefix.From("/_lb"));
             services.AddOptions<AccessLogOptions>().BindConfiguration(AccessLogOptions.SectionName);
             services.AddSingleton<IValidateOptions<AccessLogOptions>, AccessLogOptionsValidator>();
-            services.AddSingleton<IValidateOptions<AccessLogOptions>, AccessLogOptionsCheck>();
             services.AddSingleton<AccessLogPolicy>();
             _services = services.BuildServiceProvider();
             Policy = _services.GetRequiredService<AccessLogPolicy>();

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using LbProxy.AccessLog;
+using LbProxy.Metrics;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -15,7 +16,7 @@ public sealed class AccessLogWriterTests
     {
         using var meters = new TestMeterFactory();
         var counters = new AccessLogCounters(meters);
-        using var collector = new MetricCollector<long>(meters, AccessLogCounters.MeterName, AccessLogCounters.InstrumentName);
+        using var collector = new MetricCollector<long>(meters, LbProxyMeter.Name, AccessLogCounters.InstrumentName);
         using var sink = new BlockingSink();
         await using (var writer = Writer(sink, counters, bufferSize: 100))
         {
@@ -36,7 +37,7 @@ public sealed class AccessLogWriterTests
     {
         using var meters = new TestMeterFactory();
         var counters = new AccessLogCounters(meters);
-        using var collector = new MetricCollector<long>(meters, AccessLogCounters.MeterName, AccessLogCounters.InstrumentName);
+        using var collector = new MetricCollector<long>(meters, LbProxyMeter.Name, AccessLogCounters.InstrumentName);
         using var sink = new BlockingSink();
         sink.Block();
         await using var writer = Writer(sink, counters, bufferSize: 16);

@@ -1,4 +1,3 @@
-using LbProxy.AccessLog;
 using LbProxy.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -7,8 +6,8 @@ using Microsoft.AspNetCore.Http.Features;
 namespace LbProxy.Tests.Infrastructure;
 
 /// <summary>
-/// A real LbProxy on Kestrel at 127.0.0.1:0, built through the same AddLbProxy / UseLbProxyAccessLog /
-/// MapLbProxy as Program.cs, reading a real config file written to a temporary directory. Its access log
+/// A real LbProxy on Kestrel at 127.0.0.1:0, built through the same AddLbProxy / LoadAndApplyLbProxyConfigAsync /
+/// UseLbProxy as Program.cs, reading a real config file written to a temporary directory. Its access log
 /// is captured in <see cref="AccessLog"/> rather than written to the test host's stdout.
 /// </summary>
 internal sealed class TestProxy : IAsyncDisposable
@@ -65,7 +64,7 @@ internal sealed class TestProxy : IAsyncDisposable
         var accessLog = new CapturedAccessLog();
         builder.Services.AddSingleton(accessLog.CreateOutput());
         var app = builder.Build();
-        var errors = await app.ValidateLbProxyConfigAsync();
+        var errors = await app.LoadAndApplyLbProxyConfigAsync();
         if (errors.Count > 0)
         {
             await app.DisposeAsync();
@@ -73,8 +72,7 @@ internal sealed class TestProxy : IAsyncDisposable
         }
 
         beforeAccessLog?.Invoke(app);
-        app.UseLbProxyAccessLog();
-        app.MapLbProxy();
+        app.UseLbProxy();
         await app.StartAsync();
         var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
         return new TestProxy(app, configPath, new Uri(addresses.Addresses.First()), accessLog);

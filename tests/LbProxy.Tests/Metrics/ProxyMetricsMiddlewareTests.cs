@@ -42,10 +42,10 @@ public sealed class ProxyMetricsMiddlewareTests : IDisposable
 
         var request = Assert.Single(_requests.GetMeasurementSnapshot());
         Assert.Equal(1, request.Value);
-        Assert.Equal("images", request.Tags[ProxyMetrics.RouteTag]);
-        Assert.Equal("pool", request.Tags[ProxyMetrics.ClusterTag]);
-        Assert.Equal("origin-a", request.Tags[ProxyMetrics.DestinationTag]);
-        Assert.Equal(200, request.Tags[ProxyMetrics.StatusCodeTag]);
+        Assert.Equal("images", request.Tags[MetricTags.Route]);
+        Assert.Equal("pool", request.Tags[MetricTags.Cluster]);
+        Assert.Equal("origin-a", request.Tags[MetricTags.Destination]);
+        Assert.Equal(200, request.Tags[MetricTags.StatusCode]);
         var duration = Assert.Single(_duration.GetMeasurementSnapshot());
         Assert.Equal(0.25, duration.Value, precision: 6);
         Assert.Equal(["cluster", "destination"], duration.Tags.Keys.Order());
@@ -66,11 +66,11 @@ public sealed class ProxyMetricsMiddlewareTests : IDisposable
         await middleware.Invoke(context);
 
         var request = Assert.Single(_requests.GetMeasurementSnapshot());
-        Assert.Equal(ProxyMetrics.NoDestination, request.Tags[ProxyMetrics.DestinationTag]);
-        Assert.Equal(503, request.Tags[ProxyMetrics.StatusCodeTag]);
+        Assert.Equal(ProxyMetrics.NoDestination, request.Tags[MetricTags.Destination]);
+        Assert.Equal(503, request.Tags[MetricTags.StatusCode]);
         var error = Assert.Single(_errors.GetMeasurementSnapshot());
-        Assert.Equal("NoAvailableDestinations", error.Tags[ProxyMetrics.ErrorTag]);
-        Assert.Equal("pool", error.Tags[ProxyMetrics.ClusterTag]);
+        Assert.Equal("NoAvailableDestinations", error.Tags[MetricTags.Error]);
+        Assert.Equal("pool", error.Tags[MetricTags.Cluster]);
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public sealed class ProxyMetricsMiddlewareTests : IDisposable
         await Assert.ThrowsAsync<InvalidOperationException>(() => middleware.Invoke(context));
 
         var request = Assert.Single(_requests.GetMeasurementSnapshot());
-        Assert.Equal(500, request.Tags[ProxyMetrics.StatusCodeTag]);
+        Assert.Equal(500, request.Tags[MetricTags.StatusCode]);
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public sealed class ProxyMetricsMiddlewareTests : IDisposable
 
         var measurements = _requests.GetMeasurementSnapshot();
         Assert.Equal(2, measurements.Count);
-        Assert.Same(measurements[0].Tags[ProxyMetrics.StatusCodeTag], measurements[1].Tags[ProxyMetrics.StatusCodeTag]);
+        Assert.Same(measurements[0].Tags[MetricTags.StatusCode], measurements[1].Tags[MetricTags.StatusCode]);
     }
 
     public void Dispose()

@@ -1,7 +1,0 @@
-namespace LbProxy.Configuration;
-
-/// <summary>A stage's own check of a whole candidate config, run by <see cref="ProxyConfigValidator"/>.</summary>
-internal interface IConfigCheck
-{
-    void Check(ConfigCandidate candidate, List<ConfigError> errors);
-}

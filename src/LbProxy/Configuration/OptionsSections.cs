@@ -1,0 +1,73 @@
+using Microsoft.Extensions.Options;
+
+namespace LbProxy.Configuration;
+
+internal static class OptionsSections
+{
+    /// <summary>
+    /// One options section of the config file: bound live (it follows reloads), and checked on every candidate
+    /// config, the first one included, by every <see cref="IValidateOptions{TOptions}"/> registered for it.
+    /// </summary>
+    public static IServiceCollection AddLbProxyOptions<TOptions>(this IServiceCollection services, string sectionName)
+        where TOptions : class, new()
+    {
+        services.AddOptions<TOptions>().BindConfiguration(sectionName);
+        services.AddSingleton<IConfigCheck>(sp => new OptionsSectionCheck<TOptions>(sectionName, [.. sp.GetServices<IValidateOptions<TOptions>>()]));
+        return services;
+    }
+
+    /// <summary>As <see cref="AddLbProxyOptions{TOptions}"/>, with its validator.</summary>
+    public static IServiceCollection AddLbProxyOptions<TOptions, TValidator>(this IServiceCollection services, string sectionName)
+        where TOptions : class, new()
+        where TValidator : class, IValidateOptions<TOptions>, new()
+    {
+        services.AddSingleton<IValidateOptions<TOptions>>(new TValidator());
+        return services.AddLbProxyOptions<TOptions>(sectionName);
+    }
+}
+
+/// <summary>
+/// Binds <typeparamref name="TOptions"/> from a candidate's effective configuration and runs its validators, so
+/// that a config with bad options is refused before anything changes (an options monitor alone would take the
+/// bad values). Binding errors are reported too, for options whose every value is valid.
+/// </summary>
+internal sealed class OptionsSectionCheck<TOptions>(string sectionName, IValidateOptions<TOptions>[] validators) : IConfigCheck
+    where TOptions : class, new()
+{
+    public void Check(ConfigCandidate candidate, List<ConfigError> errors)
+    {
+        var options = new TOptions();
+        try
+        {
+            candidate.Effective.GetSection(sectionName).Bind(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The binder names the key and the value it could not convert.
+            errors.Add(candidate.File.ErrorAt(sectionName, e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}"));
+            return;
+        }
+
+        foreach (var validator in validators)
+        {
+            var result = validator.Validate(Options.DefaultName, options);
+            if (!result.Failed)
+            {
+                continue;
+            }
+
+            foreach (var failure in result.Failures ?? [result.FailureMessage])
+            {
+                errors.Add(candidate.File.ErrorAt(KeyOf(sectionName, failure), failure));
+            }
+        }
+    }
+
+    /// <summary>Validation messages start with the member's name ("ConnectTimeout: The field ..."): place the error there.</summary>
+    private static string KeyOf(string section, string message)
+    {
+        var colon = message.IndexOf(": ", StringComparison.Ordinal);
+        var member = colon > 0 ? message[..colon] : "";
+        return member.Length > 0 && member.All(char.IsLetterOrDigit) ? $"{section}:{member}" : section;
+    }
+}

@@ -1,0 +1,41 @@
+namespace LbProxy;
+
+/// <summary>
+/// Every event id of LbProxy's own log, in one table: one range per stage, so that an id found in a log line
+/// names its stage, and a new event cannot take an id already used.
+/// </summary>
+internal static class LogEvents
+{
+    // 1100: Configuration — reading, applying and watching the config file.
+    public const int ConfigApplied = 1101;
+    public const int ConfigRefused = 1102;
+    public const int ConfigUnchanged = 1103;
+    public const int ConfigWatcherUnavailable = 1104;
+    public const int ConfigWatcherFailed = 1105;
+    public const int ConfigSighup = 1106;
+
+    // 2000: AccessLog.
+    public const int AccessLogSettingsApplied = 2001;
+    public const int AccessLogSettingsRejected = 2002;
+    public const int AccessLogLineSkipped = 2011;
+
+    // 3000: Control — the /_lb endpoints and the stop.
+    public const int ControlAnswered = 3001;
+    public const int ControlRefused = 3002;
+    public const int Draining = 3201;
+
+    // 3100: Logging — the runtime log level.
+    public const int LogLevelChanged = 3101;
+    public const int LogLevelChangedFor = 3102;
+
+    // 5000: LoadBalancing — safe retries.
+    public const int Retrying = 5001;
+    public const int RetryBudgetExhausted = 5002;
+
+    // 6000: Health — outlier ejection.
+    public const int Ejected = 6001;
+    public const int EjectionCapped = 6002;
+
+    // 9000: Demo.
+    public const int DemoOriginStarted = 9001;
+}

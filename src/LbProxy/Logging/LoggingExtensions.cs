@@ -1,0 +1,46 @@
+using LbProxy.Configuration;
+using Serilog;
+using Serilog.Core;
+using Serilog.Events;
+
+namespace LbProxy.Logging;
+
+internal static class LoggingExtensions
+{
+    private const string ConsoleTemplate = "[{Timestamp:yyyy-MM-dd HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}";
+
+    /// <summary>
+    /// Serilog to the console with one level switch, which the loglevel endpoint and SIGUSR1/SIGUSR2 move at
+    /// runtime. Framework and YARP per-request chatter is held at Warning: at an edge it would drown everything.
+    /// </summary>
+    public static WebApplicationBuilder AddLbProxyLogging(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(LoggingOptions.SectionName).Get<LoggingOptions>() ?? new LoggingOptions();
+        var levelSwitch = new LoggingLevelSwitch(options.Level);
+        // Framework sources log at Warning and above, or above the configured level when that is higher.
+        var framework = (LogEventLevel)Math.Max((int)LogEventLevel.Warning, (int)options.Level);
+        builder.Services.AddSingleton(levelSwitch);
+        builder.Services.AddLbProxyOptions<LoggingOptions>(LoggingOptions.SectionName);
+        builder.Services.AddSingleton<LogLevelControl>();
+        builder.Services.AddHostedService<LogLevelSignals>();
+        builder.Services.AddSerilog(configuration => configuration
+            .MinimumLevel.ControlledBy(levelSwitch)
+            .MinimumLevel.Override("Microsoft", framework)
+            .MinimumLevel.Override("Microsoft.Hosting.Lifetime", options.Level)
+            .MinimumLevel.Override("Yarp", framework)
+            // Keys are never used (no cookies, no antiforgery); its "no XML encryptor" warning is noise.
+            .MinimumLevel.Override("Microsoft.AspNetCore.DataProtection", (LogEventLevel)Math.Max((int)LogEventLevel.Error, (int)options.Level))
+            .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+        return builder;
+    }
+}
+
+
+/// <summary>Application log settings (the access log has its own).</summary>
+internal sealed class LoggingOptions
+{
+    public const string SectionName = "LbProxy:Logging";
+
+    /// <summary>Minimum level of LbProxy's own log lines.</summary>
+    public LogEventLevel Level { get; set; } = LogEventLevel.Information;
+}
