@@ -26,8 +26,6 @@ internal sealed class ControlAccess
         _tokenDigest = string.IsNullOrEmpty(token) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(token));
     }
 
-    public bool TokenConfigured => _tokenDigest is not null;
-
     public bool IsAllowed(HttpContext context)
     {
         if (_tokenDigest is null)
