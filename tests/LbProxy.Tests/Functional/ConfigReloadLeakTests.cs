@@ -4,7 +4,7 @@ using LbProxy.Tests.Infrastructure;
 namespace LbProxy.Tests.Functional;
 
 /// <summary>Reloads must leave nothing behind: no watcher, timer or thread per reload.</summary>
-[Collection(ResourceBaselineTests.Name)]
+[Collection(nameof(RunsAlone))]
 public sealed class ConfigReloadLeakTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
@@ -13,14 +13,14 @@ public sealed class ConfigReloadLeakTests
     public async Task ThousandReloads_LeaveWatchersTimersAndThreadsAtBaseline()
     {
         await using var origins = await TestOrigins.StartAsync(2);
-        await using var proxy = await TestProxy.StartAsync(ConfigReloadTests.Good(origins[0], "v1"), ConfigReloadTests.FastReload);
+        await using var proxy = await TestProxy.StartAsync(TestConfig.SingleOrigin(origins[0], "v1"), TestProxy.FastReload);
         var reloader = proxy.Services.GetRequiredService<ConfigReloader>();
         await WarmUpAsync(proxy, reloader, origins);
         var baseline = ResourceCounts.Take();
 
         for (var i = 0; i < 1000; i++)
         {
-            await File.WriteAllTextAsync(proxy.ConfigPath, ConfigReloadTests.Good(origins[i % 2], $"reload-{i}"));
+            await File.WriteAllTextAsync(proxy.ConfigPath, TestConfig.SingleOrigin(origins[i % 2], $"reload-{i}"));
             var status = await reloader.ReloadAsync();
             Assert.True(status.LastReloadSucceeded, status.LastError);
         }
@@ -35,7 +35,7 @@ public sealed class ConfigReloadLeakTests
     private static async Task WarmUpAsync(TestProxy proxy, ConfigReloader reloader, TestOrigins origins)
     {
         // One reload and some traffic first, so lazily created pools and timers are part of the baseline.
-        await File.WriteAllTextAsync(proxy.ConfigPath, ConfigReloadTests.Good(origins[1], "warm-up"));
+        await File.WriteAllTextAsync(proxy.ConfigPath, TestConfig.SingleOrigin(origins[1], "warm-up"));
         await reloader.ReloadAsync();
         for (var i = 0; i < 20; i++)
         {

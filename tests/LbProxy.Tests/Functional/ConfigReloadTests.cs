@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LbProxy.Configuration;
-using LbProxy.SampleOrigin;
 using LbProxy.Tests.Infrastructure;
 
 namespace LbProxy.Tests.Functional;
@@ -13,8 +12,6 @@ namespace LbProxy.Tests.Functional;
 public sealed class ConfigReloadTests : IAsyncLifetime
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
-    internal static readonly string[] FastReload =
-        ["--LbProxy:Config:SettleDelay", "00:00:00.050", "--LbProxy:Config:PollInterval", "00:00:00.500"];
 
     private TestOrigins _origins = null!;
     private DirectoryInfo _directory = null!;
@@ -73,7 +70,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
         await File.WriteAllTextAsync(Path.Combine(first.FullName, "yarp.json"), Good(0, "v1"));
         File.CreateSymbolicLink(Path.Combine(_directory.FullName, "..data"), first.Name);
         File.CreateSymbolicLink(_path, Path.Combine("..data", "yarp.json"));
-        await using var proxy = await TestProxy.StartWithFileAsync(_path, FastReload);
+        await using var proxy = await TestProxy.StartWithFileAsync(_path, TestProxy.FastReload);
         Assert.Equal("origin-0", await OriginOfAsync(proxy));
         await using var traffic = await TrafficLoop.StartAsync(proxy.Client);
 
@@ -231,14 +228,14 @@ public sealed class ConfigReloadTests : IAsyncLifetime
         await File.WriteAllTextAsync(_path, config.ToJsonString());
         await using var proxy = ProxyProcess.Start(_directory.FullName, "--config", _path, "--urls", "http://127.0.0.1:0");
         using var client = new HttpClient { BaseAddress = await proxy.WaitUntilListeningAsync(Bound) };
-        Assert.Equal("origin-0", await RoutingTests.OriginOfAsync(client, "/images/a.jpg"));
+        Assert.Equal("origin-0", await TestOrigins.OriginOfAsync(client, "/images/a.jpg"));
 
         config["ReverseProxy"] = JsonNode.Parse(Good(1, "v2"))!["ReverseProxy"]!.DeepClone();
         await File.WriteAllTextAsync(_path, config.ToJsonString());
         await RunAsync("kill", "-HUP", proxy.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         var deadline = Stopwatch.StartNew();
-        while (await RoutingTests.OriginOfAsync(client, "/images/a.jpg") != "origin-1")
+        while (await TestOrigins.OriginOfAsync(client, "/images/a.jpg") != "origin-1")
         {
             Assert.True(deadline.Elapsed < Bound, "SIGHUP did not apply the edit. Output:\n" + proxy.Output);
             await Task.Delay(50);
@@ -255,12 +252,7 @@ public sealed class ConfigReloadTests : IAsyncLifetime
         return cluster.Model.HttpClient;
     }
 
-    private string Good(int origin, string marker) => Good(_origins[origin], marker);
-
-    internal static string Good(SampleOriginServer origin, string marker) => new TestConfig()
-        .Route("images", "images", "/images/{**path}")
-        .Cluster("images", [origin], metadata: new JsonObject { ["Marker"] = marker })
-        .ToJson();
+    private string Good(int origin, string marker) => TestConfig.SingleOrigin(_origins[origin], marker);
 
     private string Bad(string kind)
     {
@@ -305,12 +297,12 @@ public sealed class ConfigReloadTests : IAsyncLifetime
     private async Task<TestProxy> StartAsync(string config, params string[] extraArgs)
     {
         await File.WriteAllTextAsync(_path, config);
-        var proxy = await TestProxy.StartWithFileAsync(_path, [.. FastReload, .. extraArgs]);
+        var proxy = await TestProxy.StartWithFileAsync(_path, [.. TestProxy.FastReload, .. extraArgs]);
         Assert.Equal("origin-0", await OriginOfAsync(proxy));
         return proxy;
     }
 
-    private static Task<string> OriginOfAsync(TestProxy proxy) => RoutingTests.OriginOfAsync(proxy.Client, "/images/which.jpg");
+    private static Task<string> OriginOfAsync(TestProxy proxy) => TestOrigins.OriginOfAsync(proxy.Client, "/images/which.jpg");
 
     /// <summary>Waits for the reloader to record a status that matches, signalled by ConfigState.Changed.</summary>
     private static async Task<ConfigStatus> WaitForAsync(TestProxy proxy, Func<ConfigStatus, bool> condition)

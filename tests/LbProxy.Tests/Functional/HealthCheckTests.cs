@@ -28,7 +28,7 @@ public sealed class HealthCheckTests
         // Once it is out, every request succeeds on the survivor.
         for (var i = 0; i < 50; i++)
         {
-            Assert.Equal("origin-0", await RoutingTests.OriginOfAsync(proxy.Client, $"/images/after-{i}.jpg"));
+            Assert.Equal("origin-0", await TestOrigins.OriginOfAsync(proxy.Client, $"/images/after-{i}.jpg"));
         }
 
         await stopTraffic.CancelAsync();
@@ -52,7 +52,7 @@ public sealed class HealthCheckTests
         var before = origins[1].RequestCount;
         for (var i = 0; i < 20; i++)
         {
-            Assert.Equal("origin-0", await RoutingTests.OriginOfAsync(proxy.Client, $"/images/{i}.jpg"));
+            Assert.Equal("origin-0", await TestOrigins.OriginOfAsync(proxy.Client, $"/images/{i}.jpg"));
         }
 
         Assert.Equal(before, origins[1].RequestCount);
@@ -62,7 +62,7 @@ public sealed class HealthCheckTests
         var seen = new HashSet<string>();
         for (var i = 0; i < 10; i++)
         {
-            seen.Add(await RoutingTests.OriginOfAsync(proxy.Client, $"/images/back-{i}.jpg"));
+            seen.Add(await TestOrigins.OriginOfAsync(proxy.Client, $"/images/back-{i}.jpg"));
         }
 
         Assert.Contains("origin-1", seen);

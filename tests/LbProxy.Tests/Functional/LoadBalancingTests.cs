@@ -26,7 +26,7 @@ public sealed class LoadBalancingTests
             for (var i = 0; i < 30; i++)
             {
                 var path = $"/images/photo-{i}.jpg";
-                var origin = await RoutingTests.OriginOfAsync(proxy.Client, path);
+                var origin = await TestOrigins.OriginOfAsync(proxy.Client, path);
                 Assert.Equal(placement.GetValueOrDefault(path, origin), origin);
                 placement[path] = origin;
             }
@@ -48,7 +48,7 @@ public sealed class LoadBalancingTests
 
         for (var i = 0; i < 40; i++)
         {
-            await RoutingTests.OriginOfAsync(proxy.Client, $"/images/{i}.jpg");
+            await TestOrigins.OriginOfAsync(proxy.Client, $"/images/{i}.jpg");
         }
 
         Assert.Equal(30, origins[0].RequestCount);

@@ -54,7 +54,7 @@ public sealed class ProcessAccessLogTests : IDisposable
 
         Assert.True(await proxy.WaitForLineAsync(l => l.Contains(" GET /images/_lb/x.jpg 200 ", StringComparison.Ordinal), Bound) >= 0,
             "the last line arrived:\n" + proxy.Output);
-        var accessLines = proxy.StandardOutput.Where(l => AccessLogTests.DefaultLine().IsMatch(l)).ToList();
+        var accessLines = proxy.StandardOutput.Where(l => AccessLogFormat.DefaultLine().IsMatch(l)).ToList();
         Assert.Equal(n, accessLines.Count);
         for (var i = 0; i < n; i++)
         {

@@ -56,8 +56,8 @@ public sealed class RoutingTests
             .Cluster("thumbnails", [origins[1]])
             .ToJson());
 
-        Assert.Equal("origin-0", await OriginOfAsync(proxy.Client, "/images/a.jpg"));
-        Assert.Equal("origin-1", await OriginOfAsync(proxy.Client, "/thumbs/a.jpg"));
+        Assert.Equal("origin-0", await TestOrigins.OriginOfAsync(proxy.Client, "/images/a.jpg"));
+        Assert.Equal("origin-1", await TestOrigins.OriginOfAsync(proxy.Client, "/thumbs/a.jpg"));
         using var unrouted = await proxy.Client.GetAsync("/other/a.jpg");
         Assert.Equal(HttpStatusCode.NotFound, unrouted.StatusCode);
         Assert.False(unrouted.Headers.Contains(SampleOriginServer.OriginIdHeader));
@@ -76,9 +76,9 @@ public sealed class RoutingTests
             .Cluster("cluster-b", [origins[1]])
             .ToJson());
 
-        Assert.Equal("origin-0", await OriginOfAsync(proxy.Client, "/x.jpg", "img-a.example"));
-        Assert.Equal("origin-1", await OriginOfAsync(proxy.Client, "/x.jpg", "img-b.example"));
-        Assert.Equal("origin-1", await OriginOfAsync(proxy.Client, "/x.jpg", "cdn.b.example"));
+        Assert.Equal("origin-0", await TestOrigins.OriginOfAsync(proxy.Client, "/x.jpg", "img-a.example"));
+        Assert.Equal("origin-1", await TestOrigins.OriginOfAsync(proxy.Client, "/x.jpg", "img-b.example"));
+        Assert.Equal("origin-1", await TestOrigins.OriginOfAsync(proxy.Client, "/x.jpg", "cdn.b.example"));
         using var request = new HttpRequestMessage(HttpMethod.Get, "/x.jpg");
         request.Headers.Host = "other.example";
         using var unmatched = await proxy.Client.SendAsync(request);
@@ -97,7 +97,7 @@ public sealed class RoutingTests
         var seen = new Dictionary<string, int>();
         for (var i = 0; i < 100; i++)
         {
-            var origin = await OriginOfAsync(proxy.Client, $"/images/{i}.jpg");
+            var origin = await TestOrigins.OriginOfAsync(proxy.Client, $"/images/{i}.jpg");
             seen[origin] = seen.GetValueOrDefault(origin) + 1;
         }
 
@@ -118,7 +118,7 @@ public sealed class RoutingTests
 
         for (var i = 0; i < 20; i++)
         {
-            Assert.Equal("origin-0", await OriginOfAsync(proxy.Client, $"/images/{i}.jpg"));
+            Assert.Equal("origin-0", await TestOrigins.OriginOfAsync(proxy.Client, $"/images/{i}.jpg"));
         }
 
         Assert.Equal(0, origins[1].RequestCount + origins[2].RequestCount);
@@ -145,18 +145,5 @@ public sealed class RoutingTests
         Assert.Equal(HttpStatusCode.OK, lookalike.StatusCode);
         Assert.Equal("origin-0", lookalike.Headers.GetValues(SampleOriginServer.OriginIdHeader).Single());
         Assert.Equal(1, origins[0].RequestCount); // only the look-alike reached the origin
-    }
-
-    internal static async Task<string> OriginOfAsync(HttpClient client, string path, string? host = null)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        if (host is not null)
-        {
-            request.Headers.Host = host;
-        }
-
-        using var response = await client.SendAsync(request);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return response.Headers.GetValues(SampleOriginServer.OriginIdHeader).Single();
     }
 }

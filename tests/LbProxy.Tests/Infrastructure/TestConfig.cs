@@ -68,6 +68,15 @@ internal sealed class TestConfig
         },
     };
 
+    /// <summary>
+    /// A whole config file: route <c>images</c> (<c>/images/...</c>) to one origin, with a marker in the cluster's
+    /// metadata so that two files to the same origin still differ, as successive edits of a live config do.
+    /// </summary>
+    public static string SingleOrigin(SampleOriginServer origin, string marker) => new TestConfig()
+        .Route("images", "images", "/images/{**path}")
+        .Cluster("images", [origin], metadata: new JsonObject { ["Marker"] = marker })
+        .ToJson();
+
     public string ToJson() => new JsonObject
     {
         ["ReverseProxy"] = new JsonObject { ["Routes"] = _routes.DeepClone(), ["Clusters"] = _clusters.DeepClone() },

@@ -1,3 +1,4 @@
+using System.Net;
 using LbProxy.SampleOrigin;
 
 namespace LbProxy.Tests.Infrastructure;
@@ -22,6 +23,20 @@ internal sealed class TestOrigins : IAsyncDisposable
         }
 
         return new TestOrigins(origins);
+    }
+
+    /// <summary>Sends a GET through <paramref name="client"/>, asserts a 200 and returns the id of the origin that answered it.</summary>
+    public static async Task<string> OriginOfAsync(HttpClient client, string path, string? host = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (host is not null)
+        {
+            request.Headers.Host = host;
+        }
+
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return response.Headers.GetValues(SampleOriginServer.OriginIdHeader).Single();
     }
 
     public async ValueTask DisposeAsync()

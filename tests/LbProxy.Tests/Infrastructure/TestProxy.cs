@@ -12,6 +12,10 @@ namespace LbProxy.Tests.Infrastructure;
 /// </summary>
 internal sealed class TestProxy : IAsyncDisposable
 {
+    /// <summary>Arguments that make the config watcher quick: a 50 ms settle delay and a 500 ms poll.</summary>
+    public static readonly string[] FastReload =
+        ["--LbProxy:Config:SettleDelay", "00:00:00.050", "--LbProxy:Config:PollInterval", "00:00:00.500"];
+
     private TestProxy(WebApplication app, string configPath, Uri address, CapturedAccessLog accessLog)
     {
         App = app;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using LbProxy.LoadBalancing;
-using Yarp.ReverseProxy.Configuration;
+using LbProxy.Tests.Infrastructure;
 using Yarp.ReverseProxy.Model;
 
 namespace LbProxy.Tests.LoadBalancing;
@@ -12,7 +12,7 @@ public sealed class ConsistentHashPolicyTests
     [Fact]
     public void Pick_100kKeysOver8Destinations_EachWithin10PercentOfFair()
     {
-        var destinations = Make(8);
+        var destinations = TestDestinations.Make(8);
 
         var counts = Assign(destinations).GroupBy(d => d).ToDictionary(g => g.Key, g => g.Count());
 
@@ -29,7 +29,7 @@ public sealed class ConsistentHashPolicyTests
     [InlineData(20)]
     public void Pick_RemoveOneOfN_MovesOnlyItsKeys_AndAddingItBackMovesThemBack(int n)
     {
-        var all = Make(n);
+        var all = TestDestinations.Make(n);
         var before = Assign(all);
         var removed = all[n / 2];
         var without = all.Where(d => d != removed).ToList();
@@ -48,7 +48,7 @@ public sealed class ConsistentHashPolicyTests
     public void Pick_Weights_AreHonouredWithinAFewPercent()
     {
         double[] weights = [1, 2, 3, 4];
-        var destinations = weights.Select((w, i) => Destination($"w{i}", w)).ToList();
+        var destinations = weights.Select((w, i) => TestDestinations.Weighted($"w{i}", w)).ToList();
 
         var counts = Assign(destinations).GroupBy(d => d).ToDictionary(g => g.Key, g => g.Count());
 
@@ -62,7 +62,7 @@ public sealed class ConsistentHashPolicyTests
     [Fact]
     public void Pick_ZeroWeight_TakesNoKeys()
     {
-        var destinations = new List<DestinationState> { Destination("a", 1), Destination("drained", 0), Destination("b", 1) };
+        var destinations = new List<DestinationState> { TestDestinations.Weighted("a", 1), TestDestinations.Weighted("drained", 0), TestDestinations.Weighted("b", 1) };
 
         Assert.DoesNotContain("drained", Assign(destinations).Select(d => d.DestinationId));
         Assert.Null(ConsistentHashPolicy.Pick(1, [destinations[1]]));
@@ -71,7 +71,7 @@ public sealed class ConsistentHashPolicyTests
     [Fact]
     public void Pick_SameKey_SameDestinationWhateverTheListOrder()
     {
-        var destinations = Make(5);
+        var destinations = TestDestinations.Make(5);
         var reversed = destinations.AsEnumerable().Reverse().ToList();
 
         for (ulong key = 0; key < 1000; key++)
@@ -121,14 +121,6 @@ public sealed class ConsistentHashPolicyTests
 
         return assigned;
     }
-
-    internal static List<DestinationState> Make(int n) => [.. Enumerable.Range(0, n).Select(i => Destination($"origin-{i}", 1))];
-
-    internal static DestinationState Destination(string id, double weight) => new(id, new DestinationModel(new DestinationConfig
-    {
-        Address = $"http://127.0.0.1:{9000 + Math.Abs(id.GetHashCode(StringComparison.Ordinal) % 1000)}/",
-        Metadata = new Dictionary<string, string> { [DestinationWeight.MetadataKey] = weight.ToString(CultureInfo.InvariantCulture) },
-    }));
 
     private static DefaultHttpContext Context(string path, (string Name, string Value)? header = null, string query = "")
     {

@@ -1,4 +1,5 @@
 using LbProxy.LoadBalancing;
+using LbProxy.Tests.Infrastructure;
 using Yarp.ReverseProxy.Model;
 
 namespace LbProxy.Tests.LoadBalancing;
@@ -12,9 +13,9 @@ public sealed class WeightedRoundRobinPolicyTests
         var cluster = new ClusterState("c");
         var destinations = new List<DestinationState>
         {
-            ConsistentHashPolicyTests.Destination("a", 5),
-            ConsistentHashPolicyTests.Destination("b", 1),
-            ConsistentHashPolicyTests.Destination("c", 1),
+            TestDestinations.Weighted("a", 5),
+            TestDestinations.Weighted("b", 1),
+            TestDestinations.Weighted("c", 1),
         };
 
         var picks = Enumerable.Range(0, 7000).Select(_ => policy.PickDestination(new DefaultHttpContext(), cluster, destinations)!.DestinationId).ToList();
@@ -30,9 +31,9 @@ public sealed class WeightedRoundRobinPolicyTests
     {
         var policy = new WeightedRoundRobinPolicy();
         var cluster = new ClusterState("c");
-        var a = ConsistentHashPolicyTests.Destination("a", 3);
-        var b = ConsistentHashPolicyTests.Destination("b", 1);
-        var c = ConsistentHashPolicyTests.Destination("c", 2);
+        var a = TestDestinations.Weighted("a", 3);
+        var b = TestDestinations.Weighted("b", 1);
+        var c = TestDestinations.Weighted("c", 2);
 
         var picks = Enumerable.Range(0, 4000).Select(_ => policy.PickDestination(new DefaultHttpContext(), cluster, [a, b])!).ToList();
 
@@ -46,8 +47,8 @@ public sealed class WeightedRoundRobinPolicyTests
     {
         var policy = new WeightedRoundRobinPolicy();
 
-        Assert.Null(policy.PickDestination(new DefaultHttpContext(), new ClusterState("c"), [ConsistentHashPolicyTests.Destination("a", 0)]));
+        Assert.Null(policy.PickDestination(new DefaultHttpContext(), new ClusterState("c"), [TestDestinations.Weighted("a", 0)]));
         Assert.Null(policy.PickDestination(new DefaultHttpContext(), new ClusterState("c"),
-            [ConsistentHashPolicyTests.Destination("a", 0), ConsistentHashPolicyTests.Destination("b", 0)]));
+            [TestDestinations.Weighted("a", 0), TestDestinations.Weighted("b", 0)]));
     }
 }

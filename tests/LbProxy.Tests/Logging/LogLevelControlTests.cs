@@ -1,6 +1,6 @@
 using LbProxy.Logging;
+using LbProxy.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Serilog.Core;
 using Serilog.Events;
@@ -84,12 +84,6 @@ public sealed class LogLevelControlTests
         Assert.Equal("Information", state.Configured);
     }
 
-    private static LogLevelControl Control(LoggingLevelSwitch levelSwitch, TimeProvider time, LogEventLevel configured)
-    {
-        var options = new OptionsMonitor<LoggingOptions>(
-            new OptionsFactory<LoggingOptions>([new ConfigureOptions<LoggingOptions>(o => o.Level = configured)], []),
-            [],
-            new OptionsCache<LoggingOptions>());
-        return new LogLevelControl(levelSwitch, options, time, NullLogger<LogLevelControl>.Instance);
-    }
+    private static LogLevelControl Control(LoggingLevelSwitch levelSwitch, TimeProvider time, LogEventLevel configured) =>
+        new(levelSwitch, TestOptions.Monitor<LoggingOptions>(o => o.Level = configured), time, NullLogger<LogLevelControl>.Instance);
 }

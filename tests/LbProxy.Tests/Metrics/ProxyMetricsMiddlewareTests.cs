@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using LbProxy.Metrics;
+using LbProxy.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;

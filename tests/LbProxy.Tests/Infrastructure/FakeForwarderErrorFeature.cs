@@ -1,6 +1,6 @@
 using Yarp.ReverseProxy.Forwarder;
 
-namespace LbProxy.Tests.Metrics;
+namespace LbProxy.Tests.Infrastructure;
 
 /// <summary>What YARP sets on a request it failed to forward (its own implementation is internal).</summary>
 internal sealed class FakeForwarderErrorFeature(ForwarderError error) : IForwarderErrorFeature
