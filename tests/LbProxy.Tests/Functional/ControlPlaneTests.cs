@@ -188,13 +188,11 @@ public sealed class ControlPlaneTests
         Assert.Equal("Debug", json.RootElement.GetProperty("level").GetString());
         Assert.Equal("Warning", json.RootElement.GetProperty("configured").GetString());
         Assert.Equal(Serilog.Events.LogEventLevel.Debug, levelSwitch.MinimumLevel);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (levelSwitch.MinimumLevel != Serilog.Events.LogEventLevel.Warning && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.Equal(Serilog.Events.LogEventLevel.Warning, levelSwitch.MinimumLevel);
+        await Poll.UntilAsync(
+            () => levelSwitch.MinimumLevel == Serilog.Events.LogEventLevel.Warning,
+            TimeSpan.FromSeconds(15),
+            "the level reverting to Warning when its ttl expires",
+            () => $"the level is {levelSwitch.MinimumLevel}");
     }
 
     [Theory]

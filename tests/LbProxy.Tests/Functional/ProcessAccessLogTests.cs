@@ -133,13 +133,19 @@ public sealed class ProcessAccessLogTests : IDisposable
         // A slow request, in flight at SIGTERM and still in flight when the grace period ends.
         origins[0].Behavior.DelayMs = 6000;
         var slow = client.GetAsync("/images/slow.jpg");
-        await PollAsync(() => origins[0].RequestCount == 1, "the slow request reached the origin");
+        await Poll.UntilAsync(() => origins[0].RequestCount == 1, Bound, "the slow request reaching the origin");
         proxy.Signal(ProxyProcess.SigTerm);
 
         // Readiness is 503 at once, while requests are still served.
         using var readiness = new HttpClient { BaseAddress = client.BaseAddress, Timeout = Bound };
-        await PollAsync(async () => (await readiness.GetAsync("/_lb/readyz")).StatusCode == HttpStatusCode.ServiceUnavailable,
-            "readiness turned 503");
+        await Poll.UntilAsync(
+            async () =>
+            {
+                using var response = await readiness.GetAsync("/_lb/readyz");
+                return response.StatusCode == HttpStatusCode.ServiceUnavailable;
+            },
+            Bound,
+            "readiness turning 503");
         origins[0].Behavior.DelayMs = 0;
         using var during = await readiness.GetAsync("/images/during-grace.jpg");
         Assert.Equal(HttpStatusCode.OK, during.StatusCode);
@@ -175,18 +181,6 @@ public sealed class ProcessAccessLogTests : IDisposable
     }
 
     private static HttpClient Client(ProxyProcess proxy) => new() { BaseAddress = proxy.Address, Timeout = Bound };
-
-    private static async Task PollAsync(Func<bool> condition, string what) => await PollAsync(() => Task.FromResult(condition()), what);
-
-    private static async Task PollAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Bound;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting until " + what);
-            await Task.Delay(25);
-        }
-    }
 
     private Task<ProxyProcess> StartAsync(TestOrigins origins, IReadOnlyDictionary<string, string>? environment = null, params string[] args)
     {

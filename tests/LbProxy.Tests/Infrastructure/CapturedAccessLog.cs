@@ -28,15 +28,15 @@ internal sealed class CapturedAccessLog : ILogEventSink
         _lines.Enqueue(writer.ToString().TrimEnd('\n'));
     }
 
-    /// <summary>Waits (bounded) until at least <paramref name="count"/> lines have arrived; the writer is asynchronous.</summary>
-    public async Task<IReadOnlyList<string>> WaitForAsync(int count, TimeSpan? bound = null)
-    {
-        var deadline = DateTime.UtcNow + (bound ?? TimeSpan.FromSeconds(10));
-        while (_lines.Count < count && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20);
-        }
-
-        return Lines;
-    }
+    /// <summary>
+    /// Waits until at least <paramref name="count"/> lines have arrived (the writer is asynchronous) and returns
+    /// them all; fails, showing what it has, when they do not come within <paramref name="bound"/>.
+    /// </summary>
+    public Task<IReadOnlyList<string>> WaitForAsync(int count, TimeSpan? bound = null) =>
+        Poll.UntilAsync(
+            () => Task.FromResult(Lines),
+            lines => lines.Count >= count,
+            bound ?? TimeSpan.FromSeconds(10),
+            $"{count} access-log line(s)",
+            lines => $"{lines.Count} line(s), the last ones:\n{string.Join("\n", lines.TakeLast(20))}");
 }

@@ -14,6 +14,7 @@ internal sealed partial class ProxyProcess : IAsyncDisposable
     public const int SigUsr1 = 10;
     public const int SigUsr2 = 12;
     private const string ListeningMarker = "Now listening on: ";
+    private static readonly TimeSpan LinePollInterval = TimeSpan.FromMilliseconds(25);
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly List<string> _stdout = [];
@@ -123,14 +124,19 @@ internal sealed partial class ProxyProcess : IAsyncDisposable
     /// <summary>Waits for Kestrel's "Now listening on" line and returns that address.</summary>
     public async Task<Uri> WaitUntilListeningAsync(TimeSpan timeout)
     {
-        var exited = _process.WaitForExitAsync();
-        var first = await Task.WhenAny(_listening.Task, exited, Task.Delay(timeout));
-        if (first != _listening.Task)
+        try
         {
-            throw new TimeoutException($"LbProxy did not start listening (exited: {_process.HasExited}). Output:\n{Output}");
+            var first = await Task.WhenAny(_listening.Task, _process.WaitForExitAsync()).WaitAsync(timeout);
+            if (first == _listening.Task)
+            {
+                return await _listening.Task;
+            }
+        }
+        catch (TimeoutException)
+        {
         }
 
-        return await _listening.Task;
+        throw new TimeoutException($"LbProxy did not start listening (exited: {_process.HasExited}). Output:\n{Output}");
     }
 
     /// <summary>Sends a signal to this child, by its own pid (<c>kill(2)</c>), as an operator or Kubernetes would.</summary>
@@ -142,28 +148,15 @@ internal sealed partial class ProxyProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits (bounded) until a line of stdout matches; returns its index, or -1 at the bound.</summary>
+    /// <summary>Waits (bounded) until a line of stdout matches; returns its index, or -1 at the bound or once the process has exited without it.</summary>
     public async Task<int> WaitForLineAsync(Func<string, bool> match, TimeSpan bound, int startAt = 0)
     {
-        var deadline = DateTime.UtcNow + bound;
-        while (true)
-        {
-            var lines = StandardOutput;
-            for (var i = startAt; i < lines.Count; i++)
-            {
-                if (match(lines[i]))
-                {
-                    return i;
-                }
-            }
-
-            if (DateTime.UtcNow >= deadline || _process.HasExited && lines.Count == StandardOutput.Count)
-            {
-                return -1;
-            }
-
-            await Task.Delay(25);
-        }
+        var found = await Poll.TryUntilAsync(
+            () => Task.FromResult(FindLine(match, startAt)),
+            static line => line.Index >= 0 || line.Final,
+            bound,
+            LinePollInterval);
+        return found.Last.Index;
     }
 
     /// <summary>Waits (bounded) for the process to exit and returns its exit code.</summary>
@@ -188,6 +181,22 @@ internal sealed partial class ProxyProcess : IAsyncDisposable
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
+
+    /// <summary>The first matching line from <paramref name="startAt"/> on; final when the process has exited and no line came since.</summary>
+    private (int Index, bool Final) FindLine(Func<string, bool> match, int startAt)
+    {
+        var exited = _process.HasExited;
+        var lines = StandardOutput;
+        for (var i = startAt; i < lines.Count; i++)
+        {
+            if (match(lines[i]))
+            {
+                return (i, true);
+            }
+        }
+
+        return (-1, exited && lines.Count == StandardOutput.Count);
+    }
 
     private void OnLine(string? line, bool stdout)
     {

@@ -19,23 +19,27 @@ internal static class ProxyState
     /// destinations follow: YARP sets the first and recomputes the second after, so the next request could
     /// otherwise still be balanced on the old list.
     /// </summary>
-    public static async Task WaitForActiveHealthAsync(TestProxy proxy, string destinationId, DestinationHealth expected, string clusterId = "images")
+    public static Task WaitForActiveHealthAsync(TestProxy proxy, string destinationId, DestinationHealth expected, string clusterId = "images")
     {
         var lookup = proxy.Services.GetRequiredService<IProxyStateLookup>();
-        var deadline = DateTime.UtcNow + Bound;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (lookup.TryGetCluster(clusterId, out var cluster)
+        return Poll.UntilAsync(
+            () => lookup.TryGetCluster(clusterId, out var cluster)
                 && cluster.Destinations.TryGetValue(destinationId, out var destination)
                 && destination.Health.Active == expected
-                && cluster.DestinationsState.AvailableDestinations.Contains(destination) == (expected == DestinationHealth.Healthy))
-            {
-                return;
-            }
+                && cluster.DestinationsState.AvailableDestinations.Contains(destination) == (expected == DestinationHealth.Healthy),
+            Bound,
+            $"{destinationId} becoming {expected}",
+            () => Describe(lookup, clusterId, destinationId));
+    }
 
-            await Task.Delay(50);
+    private static string Describe(IProxyStateLookup lookup, string clusterId, string destinationId)
+    {
+        if (!lookup.TryGetCluster(clusterId, out var cluster) || !cluster.Destinations.TryGetValue(destinationId, out var destination))
+        {
+            return $"no destination {destinationId} in cluster {clusterId}";
         }
 
-        Assert.Fail($"{destinationId} did not become {expected} within {Bound}");
+        var available = cluster.DestinationsState.AvailableDestinations.Contains(destination) ? "available" : "not available";
+        return $"active health {destination.Health.Active}, {available}";
     }
 }

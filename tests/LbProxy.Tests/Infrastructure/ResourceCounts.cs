@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace LbProxy.Tests.Infrastructure;
 
 /// <summary>
@@ -16,18 +14,18 @@ internal sealed record ResourceCounts(long Timers, int Threads, int InotifyInsta
     /// </summary>
     public static async Task<ResourceCounts> SettleAsync(ResourceCounts baseline, TimeSpan bound)
     {
-        var deadline = Stopwatch.StartNew();
-        var now = Take();
-        while (deadline.Elapsed < bound
-            && (now.Timers > baseline.Timers + 5 || now.Threads > baseline.Threads + 4 || now.InotifyInstances != baseline.InotifyInstances))
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            await Task.Delay(100);
-            now = Take();
-        }
-
-        return now;
+        var settled = await Poll.TryUntilAsync(
+            () =>
+            {
+                // Timers that are garbage already (nothing holds them) are not left behind: collect them first.
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                return Task.FromResult(Take());
+            },
+            now => now.Timers <= baseline.Timers + 5 && now.Threads <= baseline.Threads + 4 && now.InotifyInstances == baseline.InotifyInstances,
+            bound,
+            TimeSpan.FromMilliseconds(100));
+        return settled.Last;
     }
 
     private static int CountInotifyInstances()

@@ -41,14 +41,19 @@ internal sealed class TrafficLoop : IAsyncDisposable
     public static async Task<TrafficLoop> StartAsync(HttpClient client, Func<int, string> pathOf, TimeSpan? bound = null, int maxRequests = 200_000)
     {
         var loop = new TrafficLoop(client, pathOf, bound ?? TimeSpan.FromSeconds(120), maxRequests);
-        var first = await Task.WhenAny(loop._firstOk.Task, loop._loop, Task.Delay(TimeSpan.FromSeconds(30)));
-        if (first != loop._firstOk.Task)
+        try
         {
-            await loop.DisposeAsync();
-            throw new InvalidOperationException("traffic did not start: " + string.Join("; ", loop.Failures));
+            if (await Task.WhenAny(loop._firstOk.Task, loop._loop).WaitAsync(TimeSpan.FromSeconds(30)) == loop._firstOk.Task)
+            {
+                return loop;
+            }
+        }
+        catch (TimeoutException)
+        {
         }
 
-        return loop;
+        await loop.DisposeAsync();
+        throw new InvalidOperationException("traffic did not start: " + string.Join("; ", loop.Failures));
     }
 
     /// <summary>Stops the loop and returns how many requests succeeded.</summary>
