@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# LbProxy side by side with nginx and HAProxy, through the shared harness (../shared/bench): RoundRobin
+# LbProxy side by side with nginx and HAProxy, through an external benchmark harness (BENCH_DIR): RoundRobin
 # over two nginx origins on 127.0.0.1, small (4 KiB) and large (100 KiB) images, wrk load.
 # A benchmark, not a test: it prints figures and ratios measured in the same run. About 5 minutes.
 #

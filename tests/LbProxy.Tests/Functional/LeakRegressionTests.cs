@@ -5,9 +5,9 @@ using Xunit.Abstractions;
 namespace LbProxy.Tests.Functional;
 
 /// <summary>
-/// The story's regression test: thousands of requests through the full pipeline leave the process's
-/// timers and thread-pool threads where they were at idle. Timer and thread counts are process-wide, so
-/// these tests run alone, after the parallel ones.
+/// Per-request background work must not outlive its request: thousands of requests through the full
+/// pipeline leave the process's timers and thread-pool threads where they were at idle. Timer and thread
+/// counts are process-wide, so these tests run alone, after the parallel ones.
 /// </summary>
 [Collection(nameof(RunsAlone))]
 public sealed class LeakRegressionTests(ITestOutputHelper output)

@@ -14,7 +14,7 @@ public sealed class MetricsTests
     private const string Healthy = "lbproxy_destination_healthy";
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);
 
-    /// <summary>The families PRODUCT.md names for what exists so far, with their types, as they must appear on /metrics.</summary>
+    /// <summary>The families operators' dashboards and alerts rely on, with their types, as they must appear on /metrics.</summary>
     private static readonly (string Family, string Type)[] ProductFamilies =
     [
         ("dotnet_timer_count", "gauge"),
@@ -53,7 +53,7 @@ public sealed class MetricsTests
                 || !scrape.Samples.Any(s => s.Name == f.Family || s.Name == f.Family + "_count"))
             .Select(f => $"{f.Family} ({f.Type}): {(scrape.Types.TryGetValue(f.Family, out var type) ? type : "missing")}")
             .ToList();
-        Assert.True(wrong.Count == 0, $"not as PRODUCT.md names them:\n{string.Join("\n", wrong)}\n\n{scrape.Text}");
+        Assert.True(wrong.Count == 0, $"not as promised:\n{string.Join("\n", wrong)}\n\n{scrape.Text}");
     }
 
     [Fact]
@@ -81,7 +81,7 @@ public sealed class MetricsTests
         var (exitCode, output) = await Promtool.CheckMetricsAsync(scrape.Text);
 
         // promtool's linter advises against a "_count" suffix outside histograms; the runtime's own names
-        // (which PRODUCT.md keeps, as every .NET dashboard uses them) have one. That advice is all it may say.
+        // have one, and are kept because every .NET dashboard uses them. That advice is all it may say.
         var problems = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Where(line => !IsRuntimeCountSuffixAdvice(line))
             .ToList();

@@ -1,7 +1,7 @@
 namespace LbProxy.Tests.Infrastructure;
 
 /// <summary>
-/// The story's bug, in C#: a request logger that starts its own periodic flush timer when it is built.
+/// A known kind of leak: a request logger that starts its own periodic flush timer when it is built.
 /// Built once it is harmless; built per request, every request leaves one more timer behind, ticking
 /// forever. Test-only, to prove the leak detector can fail.
 /// </summary>

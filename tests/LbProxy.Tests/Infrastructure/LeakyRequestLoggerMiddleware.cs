@@ -4,9 +4,9 @@ using Microsoft.AspNetCore.Http;
 namespace LbProxy.Tests.Infrastructure;
 
 /// <summary>
-/// A middleware that builds its logger inside the request, as the story's Go code did. The loggers are
-/// kept (as a registry to flush at shutdown would keep them, and as Go's runtime keeps a goroutine), so
-/// their timers live on; <see cref="Dispose"/> ends them when the test is over, which the real bug never did.
+/// A middleware that builds its logger inside the request: the mistake <see cref="LeakyRequestLogger"/>
+/// leaks through. The loggers are kept (as a registry to flush at shutdown would keep them), so their
+/// timers live on; <see cref="Dispose"/> ends them when the test is over, which such a bug never does.
 /// </summary>
 internal sealed class LeakyRequestLoggerMiddleware(RequestDelegate next) : IDisposable
 {

@@ -1,7 +1,7 @@
 namespace LbProxy.Tests.Infrastructure;
 
 /// <summary>
-/// The .NET equivalents of a goroutine count, for leak tests: active timers, thread-pool threads, and the
+/// What a leak of background work would raise, for leak tests: active timers, thread-pool threads, and the
 /// process's inotify instances (one per FileSystemWatcher on Linux).
 /// </summary>
 internal sealed record ResourceCounts(long Timers, int Threads, int InotifyInstances)

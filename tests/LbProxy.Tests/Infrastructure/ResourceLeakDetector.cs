@@ -1,14 +1,13 @@
 namespace LbProxy.Tests.Infrastructure;
 
 /// <summary>
-/// The story's detector, for .NET: a leak of per-request background work shows as active timers
-/// (<see cref="Timer.ActiveCount"/>, the counterpart of Go's goroutine count) and thread-pool threads that
-/// do not come back down once traffic stops. Measures a baseline at idle, then polls, with a bound, until
+/// A leak of per-request background work shows as active timers (<see cref="Timer.ActiveCount"/>) and
+/// thread-pool threads that do not come back down once traffic stops. Measures a baseline at idle, then polls, with a bound, until
 /// both are back within a tolerance of it.
 /// </summary>
 /// <remarks>
 /// Tolerances. Timers: a few legitimate timers exist per connection pool and per handler, and how many
-/// connections a burst opens varies; <see cref="TimerTolerance"/> absorbs that, while the story's leak adds
+/// connections a burst opens varies; <see cref="TimerTolerance"/> absorbs that, while a per-request leak adds
 /// one timer per request, thousands here. Threads: the pool may inject threads during a burst and retires
 /// them after about 20 s idle, so the bound is longer than that, and <see cref="ThreadTolerance"/> allows
 /// the pool's own variance (a thread or two parked longer than its peers). Before each sample the GC runs
