@@ -1,0 +1,324 @@
+using System.Diagnostics.Metrics;
+using LbProxy.LoadBalancing;
+using LbProxy.Metrics;
+using LbProxy.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
+
+namespace LbProxy.Tests.LoadBalancing;
+
+/// <summary>
+/// The retry stage alone. The stages after it are played by <see cref="ForwardAsync"/>: YARP's balancer takes
+/// the first destination it is offered, and the forwarder fails there as <see cref="_failures"/> says, or
+/// the origin answers (200 unless <see cref="_statuses"/> says otherwise).
+/// </summary>
+public sealed class RetryMiddlewareTests : IDisposable
+{
+    private const string FailedAttemptHeader = "X-Failed-Attempt";
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch);
+    private readonly MetricCollector<long> _retries;
+    private readonly RetryMetrics _metrics;
+    private readonly Dictionary<string, ForwarderError> _failures = [];
+    private readonly Dictionary<string, int> _statuses = [];
+    private readonly List<string> _offered = [];
+
+    public RetryMiddlewareTests()
+    {
+        var factory = _services.GetRequiredService<IMeterFactory>();
+        _metrics = new RetryMetrics(factory);
+        _retries = new MetricCollector<long>(factory, LbProxyMeter.Name, RetryMetrics.RetriesName);
+    }
+
+    [Fact]
+    public async Task Invoke_GetFailsToConnect_IsRetriedOnAnUntriedDestinationAsIfTheFailureHadNotHappened()
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        var context = Request("GET", destinations: 3);
+
+        await Middleware().Invoke(context);
+
+        Assert.Equal(["origin-0 origin-1 origin-2", "origin-1 origin-2"], _offered);
+        Assert.Equal(StatusCodes.Status200OK, context.Response.StatusCode);
+        Assert.Null(context.Features.Get<IForwarderErrorFeature>());
+        Assert.False(context.Response.Headers.ContainsKey(FailedAttemptHeader));
+        Assert.Equal("origin-1", context.GetReverseProxyFeature().ProxiedDestination?.DestinationId);
+        Assert.Equal(1, Retries(RetryMetrics.Succeeded));
+    }
+
+    [Theory]
+    [InlineData(ForwarderError.Request)]
+    [InlineData(ForwarderError.RequestTimedOut)]
+    public async Task Invoke_FailureBeforeAnyResponse_IsRetried(ForwarderError error)
+    {
+        _failures["origin-0"] = error;
+        var context = Request("GET", destinations: 2);
+
+        await Middleware().Invoke(context);
+
+        Assert.Equal(2, _offered.Count);
+        Assert.Equal(StatusCodes.Status200OK, context.Response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(ForwarderError.RequestCanceled)]
+    [InlineData(ForwarderError.RequestBodyDestination)]
+    [InlineData(ForwarderError.ResponseBodyDestination)]
+    [InlineData(ForwarderError.NoAvailableDestinations)]
+    public async Task Invoke_OtherFailureKinds_AreNotRetried(ForwarderError error)
+    {
+        _failures["origin-0"] = error;
+        var context = Request("GET", destinations: 2);
+
+        await Middleware().Invoke(context);
+
+        AssertNotRetried(context);
+    }
+
+    [Fact]
+    public async Task Invoke_OriginAnswers5xx_IsNotRetried()
+    {
+        _statuses["origin-0"] = StatusCodes.Status503ServiceUnavailable;
+        var context = Request("GET", destinations: 2);
+
+        await Middleware().Invoke(context);
+
+        Assert.Single(_offered);
+        Assert.Equal(StatusCodes.Status503ServiceUnavailable, context.Response.StatusCode);
+        Assert.Empty(_retries.GetMeasurementSnapshot());
+    }
+
+    [Theory]
+    [InlineData("POST")]
+    [InlineData("PUT")]
+    [InlineData("DELETE")]
+    [InlineData("PATCH")]
+    [InlineData("OPTIONS")]
+    public async Task Invoke_MethodNotRetriedByDefault_IsNotRetried(string method)
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        var context = Request(method, destinations: 2);
+
+        await Middleware().Invoke(context);
+
+        AssertNotRetried(context);
+    }
+
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("HEAD")]
+    [InlineData("get")]
+    public async Task Invoke_DefaultMethods_AreRetried(string method)
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        var context = Request(method, destinations: 2);
+
+        await Middleware().Invoke(context);
+
+        Assert.Equal(2, _offered.Count);
+    }
+
+    [Fact]
+    public async Task Invoke_MethodsNarrowedToGet_HeadIsNotRetried()
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        var head = Request("HEAD", destinations: 2);
+        var middleware = Middleware(o => o.Methods = ["GET"]);
+
+        await middleware.Invoke(head);
+
+        AssertNotRetried(head);
+    }
+
+    [Theory]
+    [InlineData("Content-Length", "4")]
+    [InlineData("Transfer-Encoding", "chunked")]
+    public async Task Invoke_GetWithABody_IsNotRetried(string header, string value)
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        var context = Request("GET", destinations: 2);
+        context.Request.Headers[header] = value;
+
+        await Middleware().Invoke(context);
+
+        AssertNotRetried(context);
+    }
+
+    [Fact]
+    public async Task Invoke_ServerSaysTheRequestCanHaveABody_IsNotRetried()
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        var context = Request("GET", destinations: 2);
+        context.Features.Set<IHttpRequestBodyDetectionFeature>(new BodyDetection(canHaveBody: true));
+
+        await Middleware().Invoke(context);
+
+        AssertNotRetried(context);
+    }
+
+    [Fact]
+    public async Task Invoke_ResponseAlreadyStarted_IsNotRetried()
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        var context = Request("GET", destinations: 2);
+        context.Features.Set<IHttpResponseFeature>(new StartedResponse());
+
+        await Middleware().Invoke(context);
+
+        AssertNotRetried(context);
+    }
+
+    [Fact]
+    public async Task Invoke_ClientGone_IsNotRetried()
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        var context = Request("GET", destinations: 2);
+        context.RequestAborted = new CancellationToken(canceled: true);
+
+        await Middleware().Invoke(context);
+
+        AssertNotRetried(context);
+    }
+
+    [Fact]
+    public async Task Invoke_BudgetSpent_IsNotRetriedAndCountedAsBudgetExhausted()
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        var context = Request("GET", destinations: 2);
+
+        await Middleware(o => (o.BudgetPercent, o.MinRetriesPerSecond) = (0, 0)).Invoke(context);
+
+        AssertNotRetried(context);
+        Assert.Equal(1, Retries(RetryMetrics.BudgetExhausted));
+    }
+
+    [Fact]
+    public async Task Invoke_OnlyDestinationFails_NoneIsLeftAvailableAndItIsCountedAsNoDestination()
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        var context = Request("GET", destinations: 1);
+
+        await Middleware().Invoke(context);
+
+        // An empty list is how YARP says "none available": the stage outside answers the cluster's 503.
+        Assert.Single(_offered);
+        Assert.Empty(context.GetReverseProxyFeature().AvailableDestinations);
+        Assert.Equal(1, Retries(RetryMetrics.NoDestination));
+    }
+
+    [Fact]
+    public async Task Invoke_EveryDestinationFails_EachIsTriedOnceThenNoneIsLeftAvailable()
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        _failures["origin-1"] = ForwarderError.RequestTimedOut;
+        var context = Request("GET", destinations: 2);
+
+        await Middleware().Invoke(context);
+
+        Assert.Equal(["origin-0 origin-1", "origin-1"], _offered);
+        Assert.Empty(context.GetReverseProxyFeature().AvailableDestinations);
+        Assert.Equal(1, Retries(RetryMetrics.Failed));
+        Assert.Equal(1, Retries(RetryMetrics.NoDestination));
+    }
+
+    [Fact]
+    public async Task Invoke_FailuresBeyondMaxAttempts_StopAtTheCapWithTheLastFailure()
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        _failures["origin-1"] = ForwarderError.Request;
+        _failures["origin-2"] = ForwarderError.Request;
+        var context = Request("GET", destinations: 4);
+
+        await Middleware(o => o.MaxAttempts = 3).Invoke(context);
+
+        Assert.Equal(["origin-0 origin-1 origin-2 origin-3", "origin-1 origin-2 origin-3", "origin-2 origin-3"], _offered);
+        Assert.Equal(StatusCodes.Status502BadGateway, context.Response.StatusCode);
+        Assert.Equal(ForwarderError.Request, context.Features.Get<IForwarderErrorFeature>()?.Error);
+        Assert.Equal(2, Retries(RetryMetrics.Failed));
+        Assert.Equal(0, Retries(RetryMetrics.Succeeded));
+    }
+
+    [Theory]
+    [InlineData(false, 3)]
+    [InlineData(true, 1)]
+    public async Task Invoke_RetriesDisabledOrOneAttempt_IsNotRetried(bool enabled, int maxAttempts)
+    {
+        _failures["origin-0"] = ForwarderError.Request;
+        var context = Request("GET", destinations: 2);
+
+        await Middleware(o => (o.Enabled, o.MaxAttempts) = (enabled, maxAttempts)).Invoke(context);
+
+        AssertNotRetried(context);
+    }
+
+    public void Dispose()
+    {
+        _retries.Dispose();
+        _services.Dispose();
+    }
+
+    private void AssertNotRetried(HttpContext context)
+    {
+        Assert.Single(_offered);
+        Assert.Equal(StatusCodes.Status502BadGateway, context.Response.StatusCode);
+        Assert.NotNull(context.Features.Get<IForwarderErrorFeature>());
+        Assert.Equal(0, Retries(RetryMetrics.Succeeded) + Retries(RetryMetrics.Failed));
+    }
+
+    private long Retries(string outcome) =>
+        _retries.GetMeasurementSnapshot().Where(m => Equals(m.Tags[MetricTags.Outcome], outcome)).Sum(m => m.Value);
+
+    private RetryMiddleware Middleware(Action<RetryOptions>? configure = null)
+    {
+        var options = TestOptions.Monitor(configure);
+        return new RetryMiddleware(ForwardAsync, options, Budgets(options.CurrentValue), _metrics, NullLogger<RetryMiddleware>.Instance);
+    }
+
+    private RetryBudgets Budgets(RetryOptions options) => new(_time, Options.Create(options));
+
+    private static DefaultHttpContext Request(string method, int destinations)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = method;
+        context.Features.Set<IReverseProxyFeature>(
+            new FakeReverseProxyFeature("images", new ClusterConfig { ClusterId = "images" }, [.. TestDestinations.Make(destinations)]));
+        return context;
+    }
+
+    /// <summary>Balancing and forwarding: the first destination offered is used; it answers or fails as told.</summary>
+    private Task ForwardAsync(HttpContext context)
+    {
+        var proxy = context.GetReverseProxyFeature();
+        _offered.Add(string.Join(" ", proxy.AvailableDestinations.Select(static d => d.DestinationId)));
+        var destination = proxy.AvailableDestinations[0];
+        proxy.ProxiedDestination = destination;
+        if (_failures.TryGetValue(destination.DestinationId, out var error))
+        {
+            context.Response.StatusCode = StatusCodes.Status502BadGateway;
+            context.Response.Headers[FailedAttemptHeader] = destination.DestinationId;
+            context.Features.Set<IForwarderErrorFeature>(new FakeForwarderErrorFeature(error));
+        }
+        else
+        {
+            context.Response.StatusCode = _statuses.GetValueOrDefault(destination.DestinationId, StatusCodes.Status200OK);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private sealed class BodyDetection(bool canHaveBody) : IHttpRequestBodyDetectionFeature
+    {
+        public bool CanHaveBody { get; } = canHaveBody;
+    }
+
+    private sealed class StartedResponse : HttpResponseFeature
+    {
+        public override bool HasStarted => true;
+    }
+}
