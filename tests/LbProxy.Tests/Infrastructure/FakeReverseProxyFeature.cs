@@ -31,6 +31,15 @@ internal sealed class FakeReverseProxyFeature : IReverseProxyFeature
         AvailableDestinations = destinations;
     }
 
+    private FakeReverseProxyFeature(FakeReverseProxyFeature earlier)
+    {
+        Route = earlier.Route;
+        ClusterState = earlier.ClusterState;
+        Cluster = earlier.Cluster;
+        AllDestinations = earlier.AllDestinations;
+        AvailableDestinations = earlier.AllDestinations;
+    }
+
     public RouteModel Route { get; }
 
     /// <summary>The cluster's runtime state, as <c>Route.Cluster</c> holds it.</summary>
@@ -43,4 +52,7 @@ internal sealed class FakeReverseProxyFeature : IReverseProxyFeature
     public IReadOnlyList<DestinationState> AvailableDestinations { get; set; }
 
     public DestinationState? ProxiedDestination { get; set; }
+
+    /// <summary>Another request to the same route: route, cluster and destinations shared, nothing chosen yet.</summary>
+    public FakeReverseProxyFeature NextRequest() => new(this);
 }
