@@ -57,8 +57,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     [InlineData(ForwarderError.RequestTimedOut)]
     public async Task Invoke_FailureBeforeAnyResponse_IsRetried(ForwarderError error)
     {
-        _failures["origin-0"] = error;
-        var context = Request("GET", destinations: 2);
+        var context = FailingFirst("GET", error);
 
         await Middleware().Invoke(context);
 
@@ -73,8 +72,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     [InlineData(ForwarderError.NoAvailableDestinations)]
     public async Task Invoke_OtherFailureKinds_AreNotRetried(ForwarderError error)
     {
-        _failures["origin-0"] = error;
-        var context = Request("GET", destinations: 2);
+        var context = FailingFirst("GET", error);
 
         await Middleware().Invoke(context);
 
@@ -102,8 +100,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     [InlineData("OPTIONS")]
     public async Task Invoke_MethodNotRetriedByDefault_IsNotRetried(string method)
     {
-        _failures["origin-0"] = ForwarderError.Request;
-        var context = Request(method, destinations: 2);
+        var context = FailingFirst(method);
 
         await Middleware().Invoke(context);
 
@@ -116,8 +113,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     [InlineData("get")]
     public async Task Invoke_DefaultMethods_AreRetried(string method)
     {
-        _failures["origin-0"] = ForwarderError.Request;
-        var context = Request(method, destinations: 2);
+        var context = FailingFirst(method);
 
         await Middleware().Invoke(context);
 
@@ -127,8 +123,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     [Fact]
     public async Task Invoke_MethodsNarrowedToGet_HeadIsNotRetried()
     {
-        _failures["origin-0"] = ForwarderError.Request;
-        var head = Request("HEAD", destinations: 2);
+        var head = FailingFirst("HEAD");
         var middleware = Middleware(o => o.Methods = ["GET"]);
 
         await middleware.Invoke(head);
@@ -141,8 +136,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     [InlineData("Transfer-Encoding", "chunked")]
     public async Task Invoke_GetWithABody_IsNotRetried(string header, string value)
     {
-        _failures["origin-0"] = ForwarderError.Request;
-        var context = Request("GET", destinations: 2);
+        var context = FailingFirst("GET");
         context.Request.Headers[header] = value;
 
         await Middleware().Invoke(context);
@@ -153,8 +147,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     [Fact]
     public async Task Invoke_ServerSaysTheRequestCanHaveABody_IsNotRetried()
     {
-        _failures["origin-0"] = ForwarderError.Request;
-        var context = Request("GET", destinations: 2);
+        var context = FailingFirst("GET");
         context.Features.Set<IHttpRequestBodyDetectionFeature>(new BodyDetection(canHaveBody: true));
 
         await Middleware().Invoke(context);
@@ -165,8 +158,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     [Fact]
     public async Task Invoke_ResponseAlreadyStarted_IsNotRetried()
     {
-        _failures["origin-0"] = ForwarderError.Request;
-        var context = Request("GET", destinations: 2);
+        var context = FailingFirst("GET");
         context.Features.Set<IHttpResponseFeature>(new StartedResponse());
 
         await Middleware().Invoke(context);
@@ -177,8 +169,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     [Fact]
     public async Task Invoke_ClientGone_IsNotRetried()
     {
-        _failures["origin-0"] = ForwarderError.Request;
-        var context = Request("GET", destinations: 2);
+        var context = FailingFirst("GET");
         context.RequestAborted = new CancellationToken(canceled: true);
 
         await Middleware().Invoke(context);
@@ -189,8 +180,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     [Fact]
     public async Task Invoke_BudgetSpent_IsNotRetriedAndCountedAsBudgetExhausted()
     {
-        _failures["origin-0"] = ForwarderError.Request;
-        var context = Request("GET", destinations: 2);
+        var context = FailingFirst("GET");
 
         await Middleware(o => (o.BudgetPercent, o.MinRetriesPerSecond) = (0, 0)).Invoke(context);
 
@@ -249,8 +239,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     [InlineData(true, 1)]
     public async Task Invoke_RetriesDisabledOrOneAttempt_IsNotRetried(bool enabled, int maxAttempts)
     {
-        _failures["origin-0"] = ForwarderError.Request;
-        var context = Request("GET", destinations: 2);
+        var context = FailingFirst("GET");
 
         await Middleware(o => (o.Enabled, o.MaxAttempts) = (enabled, maxAttempts)).Invoke(context);
 
@@ -281,6 +270,13 @@ public sealed class RetryMiddlewareTests : IDisposable
     }
 
     private RetryBudgets Budgets(RetryOptions options) => new(_time, Options.Create(options));
+
+    /// <summary>A request to two destinations, of which the first one offered fails with <paramref name="error"/>.</summary>
+    private DefaultHttpContext FailingFirst(string method, ForwarderError error = ForwarderError.Request)
+    {
+        _failures["origin-0"] = error;
+        return Request(method, destinations: 2);
+    }
 
     private static DefaultHttpContext Request(string method, int destinations)
     {
