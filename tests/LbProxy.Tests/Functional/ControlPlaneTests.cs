@@ -227,10 +227,7 @@ public sealed class ControlPlaneTests
     }
 
     private static Task<TestProxy> StartCatchAllAsync(TestOrigins origins, params string[] args) =>
-        TestProxy.StartAsync(new TestConfig()
-            .Route("everything", "images", "/{**path}")
-            .Cluster("images", origins.All)
-            .ToJson(), args);
+        TestProxy.StartAsync(TestConfig.CatchAll(origins.All), args);
 
     private static Task<HttpResponseMessage> SendAsync(TestProxy proxy, HttpMethod method, string path, string token)
     {

@@ -40,10 +40,7 @@ public sealed class MalformedRequestTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _origins = await TestOrigins.StartAsync(1);
-        _proxy = await TestProxy.StartAsync(new TestConfig()
-            .Route("everything", "images", "/{**path}")
-            .Cluster("images", _origins.All)
-            .ToJson());
+        _proxy = await TestProxy.StartAsync(TestConfig.CatchAll(_origins.All));
     }
 
     public async Task DisposeAsync()

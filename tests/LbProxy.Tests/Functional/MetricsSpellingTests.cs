@@ -19,10 +19,7 @@ public sealed class MetricsSpellingTests
     public async Task Get_AnySpellingOfMetrics_IsTheScrapeNeverAProxiedRequest(string path)
     {
         await using var origins = await TestOrigins.StartAsync(1);
-        await using var proxy = await TestProxy.StartAsync(new TestConfig()
-            .Route("everything", "images", "/{**path}")
-            .Cluster("images", origins.All)
-            .ToJson());
+        await using var proxy = await TestProxy.StartAsync(TestConfig.CatchAll(origins.All));
 
         var response = await RawHttp.GetAsync(proxy.Address, path);
 
@@ -38,10 +35,7 @@ public sealed class MetricsSpellingTests
     public async Task Get_Metrics_WhenTheTokenIsRequired_Is401WithoutItAndTheScrapeWithIt(string path)
     {
         await using var origins = await TestOrigins.StartAsync(1);
-        await using var proxy = await TestProxy.StartAsync(new TestConfig()
-            .Route("everything", "images", "/{**path}")
-            .Cluster("images", origins.All)
-            .ToJson(), "--LbProxy:Control:MetricsRequireToken", "true", "--LbProxy:Control:Token", "s3cret");
+        await using var proxy = await TestProxy.StartAsync(TestConfig.CatchAll(origins.All), "--LbProxy:Control:MetricsRequireToken", "true", "--LbProxy:Control:Token", "s3cret");
 
         var without = await RawHttp.GetAsync(proxy.Address, path);
         var wrong = await RawHttp.GetAsync(proxy.Address, path, "Bearer nope");

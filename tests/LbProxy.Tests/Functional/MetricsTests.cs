@@ -304,10 +304,7 @@ public sealed class MetricsTests
     public async Task Metrics_UnderACatchAllRoute_IsAnsweredByTheProxyNeverForwarded(string path)
     {
         await using var origins = await TestOrigins.StartAsync(1);
-        await using var proxy = await TestProxy.StartAsync(new TestConfig()
-            .Route("everything", "images", "/{**path}")
-            .Cluster("images", origins.All)
-            .ToJson());
+        await using var proxy = await TestProxy.StartAsync(TestConfig.CatchAll(origins.All));
 
         var scrape = await MetricsScrape.TakeAsync(proxy.Client, path);
 

@@ -185,10 +185,7 @@ public sealed class ProcessAccessLogTests : IDisposable
     private Task<ProxyProcess> StartAsync(TestOrigins origins, IReadOnlyDictionary<string, string>? environment = null, params string[] args)
     {
         var config = Path.Combine(_directory.FullName, "yarp.json");
-        File.WriteAllText(config, new TestConfig()
-            .Route("everything", "images", "/{**path}")
-            .Cluster("images", origins.All)
-            .ToJson());
+        File.WriteAllText(config, TestConfig.CatchAll(origins.All));
         return ProxyProcess.StartListeningAsync(_directory.FullName, environment, Bound,
             ["--config", config, "--urls", "http://127.0.0.1:0", "--LbProxy:Control:ShutdownGrace", "00:00:00", .. args]);
     }

@@ -68,6 +68,12 @@ internal sealed class TestConfig
         },
     };
 
+    /// <summary>A whole config file: one route for every path, to one cluster of <paramref name="origins"/>.</summary>
+    public static string CatchAll(IEnumerable<SampleOriginServer> origins) => new TestConfig()
+        .Route("everything", "images", "/{**path}")
+        .Cluster("images", origins)
+        .ToJson();
+
     /// <summary>
     /// A whole config file: route <c>images</c> (<c>/images/...</c>) to one origin, with a marker in the cluster's
     /// metadata so that two files to the same origin still differ, as successive edits of a live config do.
