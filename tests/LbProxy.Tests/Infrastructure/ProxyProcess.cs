@@ -134,6 +134,7 @@ internal sealed partial class ProxyProcess : IAsyncDisposable
         }
         catch (TimeoutException)
         {
+            // Reported below, with the output, as an exit without listening is.
         }
 
         throw new TimeoutException($"LbProxy did not start listening (exited: {_process.HasExited}). Output:\n{Output}");

@@ -50,6 +50,7 @@ internal sealed class TrafficLoop : IAsyncDisposable
         }
         catch (TimeoutException)
         {
+            // Reported below, with the failures seen, as a loop that ended without a success is.
         }
 
         await loop.DisposeAsync();
