@@ -30,6 +30,12 @@ internal static class LoggingExtensions
             .MinimumLevel.Override("Yarp", framework)
             // Keys are never used (no cookies, no antiforgery); its "no XML encryptor" warning is noise.
             .MinimumLevel.Override("Microsoft.AspNetCore.DataProtection", (LogEventLevel)Math.Max((int)LogEventLevel.Error, (int)options.Level))
+            // ASP.NET Core starts an Activity and a log scope for every request whenever this category is enabled at
+            // any level, and the upstream HttpClient then replaces the traceparent it finds with one of its own. With no
+            // tracing configured no one reads them; the category itself only logs each request start and end
+            // (Information), which is never written here. Off, a request costs neither, and a client's trace context
+            // passes to the origin unchanged. Configured tracing (an ActivityListener) still gets its Activity.
+            .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off)
             .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture));
         return builder;
     }
