@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """LbProxy's benchmark: LbProxy beside nginx, HAProxy and a bare YARP app, in one run, on one machine.
 
-    python3 bench/bench.py                  # compare: every target, 3 rounds (about 8 minutes on 2 cores)
+    python3 bench/bench.py                  # compare: every target, 3 rounds (10 to 12 minutes on 2 cores)
     python3 bench/bench.py --quick          # the same in about 2 minutes: 1 round of 3 s runs (a check, not a figure)
     python3 bench/bench.py soak             # 1,000,000 requests through LbProxy; idle state before and after
     python3 bench/bench.py scale            # 10,000 routes: cold start, one-route reload, latency during reloads
@@ -526,7 +526,7 @@ def med(values):
     return statistics.median(values) if values else None
 
 
-def summarize(args, runs):
+def summarize(args, runs, meta):
     rows = []
     for name in args.targets:
         for path in args.files:
@@ -537,6 +537,7 @@ def summarize(args, runs):
                 "p50_ms": med(r["p50"] for r in rs), "p99_ms": med(r["p99"] for r in rs),
                 "cpu_s_per_10k": med(r["cpu_per_10k"] for r in rs),
                 "alloc_bytes_per_req": med(r["alloc_per_req"] for r in rs),
+                "start_rss_mib": meta["start_rss_mib"].get(name),
                 "peak_rss_mib": max((r["peak_rss_mib"] for r in rs if r["peak_rss_mib"] is not None), default=None),
                 "origin_cpu_s_per_10k": med(r["origin_cpu_s"] / max(r["requests"], 1) * 10_000 for r in rs),
                 "errors": sum(r["errors"] for r in rs),
@@ -566,16 +567,16 @@ def write_reports(args, meta, rows, runs):
              f"{meta['machine']['dotnet']} SDK, {meta['machine']['nginx']}, {meta['machine']['haproxy']}, {meta['machine']['wrk']}.", "",
              f"`{meta['command']}`: {args.rounds} round(s), wrk -t1 -c{args.connections} -d{args.duration:g}s per file, "
              f"proxy on CPUs {args.proxy_cpus or 'any'}, wrk and origins on {args.load_cpus or 'any'}. Medians over rounds.", "",
-             "| target | file | req/s | p50 ms | p99 ms | CPU s/10k req | × nginx | × bare YARP | req/s × bare YARP | alloc B/req | peak RSS MiB | errors |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| target | file | req/s | p50 ms | p99 ms | CPU s/10k req | × nginx | × bare YARP | req/s × bare YARP | alloc B/req | RSS at start MiB | peak RSS MiB | errors |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['target']} | {r['file']} | {fmt(r['rps'], ',.0f')} | {fmt(r['p50_ms'], '.2f')} | {fmt(r['p99_ms'], '.2f')} "
                      f"| {fmt(r['cpu_s_per_10k'], '.3f')} | {fmt(r['cpu_x_nginx'], '.2f')} | {fmt(r['cpu_x_bare_yarp'], '.2f')} "
-                     f"| {fmt(r['rps_x_bare_yarp'], '.2f')} | {fmt(r['alloc_bytes_per_req'], ',.0f')} | {fmt(r['peak_rss_mib'], '.0f')} | {r['errors']} |")
+                     f"| {fmt(r['rps_x_bare_yarp'], '.2f')} | {fmt(r['alloc_bytes_per_req'], ',.0f')} | {fmt(r['start_rss_mib'], '.0f')} | {fmt(r['peak_rss_mib'], '.0f')} | {r['errors']} |")
     lines += ["", "CPU s/10k req: user+system CPU of the target's processes (its session) during the measured run, per 10,000 "
               "requests; `direct` is wrk against origin A, so it has none. Alloc B/req: managed bytes allocated per request "
-              "(GC.GetTotalAllocatedBytes, read by bench/AllocProbe) for the .NET targets. Peak RSS: VmHWM summed over the "
-              "target's processes, since its start."]
+              "(GC.GetTotalAllocatedBytes, read by bench/AllocProbe) for the .NET targets. RSS at start: VmRSS after start and 8 "
+              "requests, before any load. Peak RSS: VmHWM summed over the target's processes, since its start."]
     if meta["warnings"]:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in meta["warnings"]]
     with open(os.path.join(args.out, "results.md"), "w") as f:
@@ -683,6 +684,8 @@ class Bench:
             log(f"start {name}")
             procs[name] = self.start_target(name, t)
             self.check(name, t, origin_ports)
+            time.sleep(1)
+            meta["start_rss_mib"][name] = procs[name].status_kib("VmRSS") / 1024 if procs[name] else None
             trail, settled = prewarm(args, t, procs[name], origin_procs)
             meta["prewarm"][name] = trail
             log(f"{name}: pre-warm CPU s/10k {trail}")
@@ -720,7 +723,9 @@ class Bench:
             sent, errors, start = 0, 0, time.monotonic()
             path = args.files[0]
             while sent < args.requests and time.monotonic() - start < args.soak_max:
-                r = wrk(args, t["port"], path, 10, latency=False)
+                rate = sent / (time.monotonic() - start) if sent else 0
+                chunk = min(10, max(1, (args.requests - sent) / rate)) if rate else 10
+                r = wrk(args, t["port"], path, chunk, latency=False)
                 sent, errors = sent + r["requests"], errors + r["errors"]
                 log(f"soak {name}: {sent:,} requests, {errors} errors")
             after = self.idle_state(name, t, proc)
@@ -788,7 +793,7 @@ def main(argv):
     ensure_programs(args)
     build_dir = build(args)
     meta = {"command": command, "machine": machine(), "load_start": round(os.getloadavg()[0], 2),
-            "warnings": [], "prewarm": {}, "args": {k: v for k, v in vars(args).items() if k != "extra_env"},
+            "warnings": [], "prewarm": {}, "start_rss_mib": {}, "args": {k: v for k, v in vars(args).items() if k != "extra_env"},
             "env": args.extra_env}
     log(f"{meta['machine']['date_utc']}: {meta['machine']['cpus']} CPUs {meta['machine']['cpu']}, "
         f"load {meta['machine']['load_avg']}; results in {args.out}")
@@ -802,7 +807,7 @@ def main(argv):
         else:
             runs = bench.compare(build_dir, meta)
             meta["load_end"] = round(os.getloadavg()[0], 2)
-            print(write_reports(args, meta, summarize(args, runs), runs))
+            print(write_reports(args, meta, summarize(args, runs, meta), runs))
     finally:
         bench.stop_all()
     print(f"\nresults: {args.out}")
