@@ -60,13 +60,13 @@ def wait_status(port, path, want, limit_s):
     raise SystemExit(f"timeout waiting for {want} on {path}")
 
 
-def latency_run(port, seconds, max_requests=200_000):
+def latency_run(port, seconds, routes, max_requests=200_000):
     holder, samples, errors = [None], [], 0
     end = time.monotonic() + seconds
     i = 0
     while time.monotonic() < end and i < max_requests:
         t0 = time.perf_counter()
-        status = get(holder, port, f"/img/{i % 1000}/a.jpg")
+        status = get(holder, port, f"/img/{i % min(routes, 1000)}/a.jpg")
         samples.append((time.perf_counter() - t0) * 1000)
         errors += status != 200
         i += 1
@@ -113,18 +113,18 @@ def main():
         wait_status(port, "/img/9/a.jpg", 200, 120)
         cold = time.monotonic() - t0
 
-        latency_run(port, 8)  # JIT warm-up, not measured
+        latency_run(port, 8, args.routes)  # JIT warm-up, not measured
 
         # Rounds interleave an idle window and a reload window, so machine drift hits both alike.
         base, base_err = [], 0
         applies, during, during_err = [], [], 0
         for n in range(args.reloads):
-            samples, errors = latency_run(port, 3)
+            samples, errors = latency_run(port, 3, args.routes)
             base += samples
             base_err += errors
             route = f"/new{n}"
             result = {}
-            t = threading.Thread(target=lambda: result.update(zip(("s", "e"), latency_run(port, 4))))
+            t = threading.Thread(target=lambda: result.update(zip(("s", "e"), latency_run(port, 4, args.routes))))
             t.start()
             time.sleep(0.5)
             with open(path + ".tmp", "w") as f:
