@@ -567,12 +567,12 @@ def write_reports(args, meta, rows, runs):
              f"{meta['machine']['dotnet']} SDK, {meta['machine']['nginx']}, {meta['machine']['haproxy']}, {meta['machine']['wrk']}.", "",
              f"`{meta['command']}`: {args.rounds} round(s), wrk -t1 -c{args.connections} -d{args.duration:g}s per file, "
              f"proxy on CPUs {args.proxy_cpus or 'any'}, wrk and origins on {args.load_cpus or 'any'}. Medians over rounds.", "",
-             "| target | file | req/s | p50 ms | p99 ms | CPU s/10k req | × nginx | × bare YARP | req/s × bare YARP | alloc B/req | RSS at start MiB | peak RSS MiB | errors |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| target | file | req/s | p50 ms | p99 ms | CPU s/10k req | × nginx | × bare YARP | req/s × nginx | req/s × bare YARP | alloc B/req | RSS at start MiB | peak RSS MiB | errors |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['target']} | {r['file']} | {fmt(r['rps'], ',.0f')} | {fmt(r['p50_ms'], '.2f')} | {fmt(r['p99_ms'], '.2f')} "
                      f"| {fmt(r['cpu_s_per_10k'], '.3f')} | {fmt(r['cpu_x_nginx'], '.2f')} | {fmt(r['cpu_x_bare_yarp'], '.2f')} "
-                     f"| {fmt(r['rps_x_bare_yarp'], '.2f')} | {fmt(r['alloc_bytes_per_req'], ',.0f')} | {fmt(r['start_rss_mib'], '.0f')} | {fmt(r['peak_rss_mib'], '.0f')} | {r['errors']} |")
+                     f"| {fmt(r['rps_x_nginx'], '.2f')} | {fmt(r['rps_x_bare_yarp'], '.2f')} | {fmt(r['alloc_bytes_per_req'], ',.0f')} | {fmt(r['start_rss_mib'], '.0f')} | {fmt(r['peak_rss_mib'], '.0f')} | {r['errors']} |")
     lines += ["", "CPU s/10k req: user+system CPU of the target's processes (its session) during the measured run, per 10,000 "
               "requests; `direct` is wrk against origin A, so it has none. Alloc B/req: managed bytes allocated per request "
               "(GC.GetTotalAllocatedBytes, read by bench/AllocProbe) for the .NET targets. RSS at start: VmRSS after start and 8 "
