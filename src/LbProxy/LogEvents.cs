@@ -35,6 +35,7 @@ internal static class LogEvents
     // 6000: Health — outlier ejection.
     public const int Ejected = 6001;
     public const int EjectionCapped = 6002;
+    public const int RefusedTakenOut = 6003;
 
     // 9000: Demo.
     public const int DemoOriginStarted = 9001;

@@ -18,6 +18,13 @@ internal static class HealthExtensions
         return proxy;
     }
 
+    /// <summary>Takes a destination that refused a connection out at once; outside passive health, which would undo it.</summary>
+    public static IReverseProxyApplicationBuilder UseRefusedConnectionEjection(this IReverseProxyApplicationBuilder proxy)
+    {
+        proxy.UseMiddleware<RefusedConnectionMiddleware>();
+        return proxy;
+    }
+
     /// <summary>Ejects destinations that answer 5xx in a row, where a cluster asks for it in its metadata.</summary>
     public static IReverseProxyApplicationBuilder UseOutlierEjection(this IReverseProxyApplicationBuilder proxy)
     {

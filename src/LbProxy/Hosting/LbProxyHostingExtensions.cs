@@ -66,6 +66,7 @@ internal static class LbProxyHostingExtensions
             proxy.UseSessionAffinity();       // YARP's
             proxy.UseLoadBalancing();         // YARP's, with ConsistentHash and WeightedRoundRobin among its policies
             proxy.UseOutlierEjection();       // consecutive 5xx; outside passive health, which would undo it
+            proxy.UseRefusedConnectionEjection(); // a refused connection takes its destination out at once; likewise
             proxy.UsePassiveHealthChecks();   // YARP's (transport failures)
         });
         return app;

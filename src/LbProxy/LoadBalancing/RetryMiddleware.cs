@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using LbProxy.Forwarding;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
@@ -10,8 +11,8 @@ namespace LbProxy.LoadBalancing;
 /// Safe retries, placed before YARP's load balancing so that every attempt is balanced anew over the
 /// destinations not yet tried: for ConsistentHash that is the runner-up for the key, for the others the next
 /// pick. Only a request without a body, of a retryable method, whose forward failed before any response byte
-/// reached the client (connection refused or reset, timeout before the response headers) is retried, within
-/// the cluster's retry budget. Each attempt passes through passive health, which sees every failure.
+/// reached the client (connection refused or reset, timeout before the response headers) is retried; within
+/// the cluster's retry budget unless the connection failed before anything was sent. Each attempt passes through passive health, which sees every failure.
 /// </summary>
 internal sealed partial class RetryMiddleware
 {
@@ -79,7 +80,11 @@ internal sealed partial class RetryMiddleware
                 return;
             }
 
-            if (!budget.TryTakeRetry(options.BudgetPercent, options.MinRetriesPerSecond))
+            // A connection that failed before anything was sent cost the origin nothing: retrying it elsewhere is
+            // no storm, so only retries of requests an origin may have seen (resets after sending, timeouts)
+            // are bounded by the budget.
+            if (!UpstreamFailure.NothingSent(context.Features.Get<IForwarderErrorFeature>())
+                && !budget.TryTakeRetry(options.BudgetPercent, options.MinRetriesPerSecond))
             {
                 _metrics.Record(clusterId, RetryMetrics.BudgetExhausted);
                 LogBudgetExhausted(_logger, clusterId);
