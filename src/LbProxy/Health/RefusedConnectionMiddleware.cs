@@ -46,7 +46,8 @@ internal sealed partial class RefusedConnectionMiddleware(
     private void Observe(HttpContext context)
     {
         var proxy = context.GetReverseProxyFeature();
-        if (proxy.ProxiedDestination is not { } destination || proxy.Cluster is null)
+        // A cluster with passive health off asked for no passive marks: its destinations stay in.
+        if (proxy.ProxiedDestination is not { } destination || proxy.Cluster?.Config.HealthCheck?.Passive?.Enabled != true)
         {
             return;
         }
@@ -54,7 +55,7 @@ internal sealed partial class RefusedConnectionMiddleware(
         var now = time.GetUtcNow().UtcTicks;
         if (UpstreamFailure.NothingSent(context.Features.Get<IForwarderErrorFeature>()))
         {
-            var period = proxy.Cluster.Config.HealthCheck?.Passive?.ReactivationPeriod ?? options.CurrentValue.RefusedReactivationPeriod;
+            var period = proxy.Cluster.Config.HealthCheck.Passive.ReactivationPeriod ?? options.CurrentValue.RefusedReactivationPeriod;
             Volatile.Write(ref _outUntil.GetValue(destination, static _ => new StrongBox<long>()).Value, now + period.Ticks);
             if (destination.Health.Passive != DestinationHealth.Unhealthy)
             {
