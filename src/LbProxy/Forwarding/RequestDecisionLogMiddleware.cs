@@ -25,15 +25,16 @@ internal sealed partial class RequestDecisionLogMiddleware(RequestDelegate next,
         {
             var proxy = context.GetReverseProxyFeature();
             var error = context.Features.Get<IForwarderErrorFeature>();
+            var errorName = error is null ? "none" : error.Error.ToString();
             var elapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             LogRequest(logger, context.Request.Method, context.Request.Path.Value ?? "",
                 proxy.Route.Config.RouteId, proxy.Cluster?.Config.ClusterId ?? "(none)",
                 context.Response.StatusCode, proxy.ProxiedDestination?.DestinationId ?? "(none)", attempts.Attempts,
-                error?.Error, elapsedMs);
+                errorName, elapsedMs);
         }
     }
 
     [LoggerMessage(EventId = LogEvents.ProxyRequest, Level = LogLevel.Debug,
         Message = "Proxied {Method} {Path} by route {Route} to cluster {Cluster}: {Status} from destination {Destination} after {Attempts} attempt(s) (proxy error: {Error}) in {ElapsedMs:0.0} ms")]
-    private static partial void LogRequest(ILogger logger, string method, string path, string route, string cluster, int status, string destination, int attempts, ForwarderError? error, double elapsedMs);
+    private static partial void LogRequest(ILogger logger, string method, string path, string route, string cluster, int status, string destination, int attempts, string error, double elapsedMs);
 }
