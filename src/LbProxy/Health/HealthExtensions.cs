@@ -8,6 +8,7 @@ internal static class HealthExtensions
     {
         services.AddLbProxyOptions<HealthOptions, HealthOptionsValidator>(HealthOptions.SectionName);
         services.AddSingleton<IConfigCheck, OutlierEjectionConfigCheck>();
+        RefusedConnectionPolicy.Decorate(services); // a refused connection takes its destination out at once
         return services;
     }
 
@@ -15,13 +16,6 @@ internal static class HealthExtensions
     public static IReverseProxyApplicationBuilder UseNoHealthyDestinationAnswer(this IReverseProxyApplicationBuilder proxy)
     {
         proxy.UseMiddleware<NoHealthyDestinationMiddleware>();
-        return proxy;
-    }
-
-    /// <summary>Takes a destination that refused a connection out at once; outside passive health, which would undo it.</summary>
-    public static IReverseProxyApplicationBuilder UseRefusedConnectionEjection(this IReverseProxyApplicationBuilder proxy)
-    {
-        proxy.UseMiddleware<RefusedConnectionMiddleware>();
         return proxy;
     }
 

@@ -68,8 +68,7 @@ internal static class LbProxyHostingExtensions
             proxy.UseLoadBalancing();         // YARP's, with ConsistentHash and WeightedRoundRobin among its policies
             proxy.UseAttemptLog();            // at Debug: each attempt's destination and outcome
             proxy.UseOutlierEjection();       // consecutive 5xx; outside passive health, which would undo it
-            proxy.UseRefusedConnectionEjection(); // a refused connection takes its destination out at once; likewise
-            proxy.UsePassiveHealthChecks();   // YARP's (transport failures)
+            proxy.UsePassiveHealthChecks();   // YARP's (transport failures; a refused connection takes a destination out at once)
         });
         return app;
     }
