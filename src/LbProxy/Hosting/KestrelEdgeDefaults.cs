@@ -1,3 +1,4 @@
+using LbProxy.Edge;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace LbProxy.Hosting;
@@ -23,6 +24,10 @@ internal static class KestrelEdgeDefaults
         builder.Services.Configure<KestrelServerOptions>(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // Kestrel rewrites `Connection: keep-alive, X-Secret` to `keep-alive` before any middleware runs; keep
+            // what the client sent, so that the headers it names can be stripped (Edge/ConnectionHeaderCapture).
+            kestrel.RequestHeaderEncodingSelector = ConnectionHeaderCapture.SelectEncoding;
+            kestrel.ConfigureEndpointDefaults(static listen => listen.Use(ConnectionHeaderCapture.OnConnection));
             var limits = kestrel.Limits;
             // A client gets 10 s (not 30 s) to send its headers: slow-header clients hold no slot for long.
             limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
