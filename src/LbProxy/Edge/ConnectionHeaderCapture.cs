@@ -1,6 +1,6 @@
-using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace LbProxy.Edge;
 
@@ -11,8 +11,8 @@ namespace LbProxy.Edge;
 /// replaces the whole header, every line of it, by that single interned value: <c>Connection: keep-alive, X-Secret</c>
 /// reaches the application as <c>Connection: keep-alive</c>, and the header it named looks end to end. Kestrel's one
 /// hook that sees a header value before that rewrite is its request header encoding selector, asked for an encoding
-/// for each header as the head is parsed; for <c>Connection</c> it gets <see cref="CapturingLatin1"/>, which decodes
-/// as Latin-1 (a token list is ASCII) and keeps a copy of any value that says more than one bare option. The copy
+/// for each header as the head is parsed; for <c>Connection</c> it gets an encoding (<see cref="RequestHeaderDecoding"/>) that
+/// decodes as every header is decoded and keeps a copy of any value that says more than one bare option. The copy
 /// lives in a holder that a connection middleware puts in the connection's execution context; the request guard
 /// puts the copy back as the request's <c>Connection</c> header (<see cref="RestoreInto"/>). Requests whose
 /// <c>Connection</c> header is absent or a bare <c>keep-alive</c> or <c>close</c> allocate nothing here.
@@ -20,14 +20,9 @@ namespace LbProxy.Edge;
 internal static class ConnectionHeaderCapture
 {
     private static readonly AsyncLocal<Holder?> Current = new();
-    private static readonly Encoding Capturing = new CapturingLatin1();
 
-    /// <summary>For <c>KestrelServerOptions.RequestHeaderEncodingSelector</c>: null (Kestrel's default) for every other header.</summary>
-    public static Encoding? SelectEncoding(string headerName) =>
-        ReferenceEquals(headerName, Microsoft.Net.Http.Headers.HeaderNames.Connection)
-        || headerName.Equals(Microsoft.Net.Http.Headers.HeaderNames.Connection, StringComparison.OrdinalIgnoreCase)
-            ? Capturing
-            : null;
+    public static bool IsConnection(string headerName) =>
+        ReferenceEquals(headerName, HeaderNames.Connection) || headerName.Equals(HeaderNames.Connection, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Connection middleware: gives the connection its holder, which every request on it then finds.</summary>
     public static ConnectionDelegate OnConnection(ConnectionDelegate next) => context =>
@@ -58,40 +53,17 @@ internal static class ConnectionHeaderCapture
         public StringValues Values;
     }
 
-    /// <summary>Latin-1 that keeps a copy of what it decodes (Encoding's span and pointer paths end in these overloads).</summary>
-    private sealed class CapturingLatin1 : Encoding
+    /// <summary>Keeps a decoded <c>Connection</c> value unless it is a bare <c>keep-alive</c> or <c>close</c>.</summary>
+    internal static void Keep(ReadOnlySpan<char> value)
     {
-        private static readonly Encoding Latin1Encoding = Latin1;
-
-        public override int GetByteCount(char[] chars, int index, int count) => Latin1Encoding.GetByteCount(chars, index, count);
-
-        public override int GetBytes(char[] chars, int charIndex, int charCount, byte[] bytes, int byteIndex) =>
-            Latin1Encoding.GetBytes(chars, charIndex, charCount, bytes, byteIndex);
-
-        public override int GetCharCount(byte[] bytes, int index, int count) => count;
-
-        public override int GetChars(byte[] bytes, int byteIndex, int byteCount, char[] chars, int charIndex)
+        var trimmed = value.Trim();
+        if (Current.Value is not { } holder
+            || trimmed.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
+            || trimmed.Equals("close", StringComparison.OrdinalIgnoreCase))
         {
-            var written = Latin1Encoding.GetChars(bytes, byteIndex, byteCount, chars, charIndex);
-            Keep(chars.AsSpan(charIndex, written));
-            return written;
+            return;
         }
 
-        public override int GetMaxByteCount(int charCount) => charCount;
-
-        public override int GetMaxCharCount(int byteCount) => byteCount;
-
-        private static void Keep(ReadOnlySpan<char> value)
-        {
-            var trimmed = value.Trim();
-            if (Current.Value is not { } holder
-                || trimmed.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
-                || trimmed.Equals("close", StringComparison.OrdinalIgnoreCase))
-            {
-                return;
-            }
-
-            holder.Values = StringValues.Concat(holder.Values, new string(value));
-        }
+        holder.Values = StringValues.Concat(holder.Values, new string(value));
     }
 }
