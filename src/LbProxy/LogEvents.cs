@@ -19,6 +19,9 @@ internal static class LogEvents
     public const int AccessLogSettingsRejected = 2002;
     public const int AccessLogLineSkipped = 2011;
 
+    // 2100: AccessLog — requests Kestrel refused before the pipeline.
+    public const int RequestRefused = 2101;
+
     // 3000: Control — the /_lb endpoints and the stop.
     public const int ControlAnswered = 3001;
     public const int ControlRefused = 3002;

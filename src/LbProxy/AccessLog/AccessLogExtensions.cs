@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using LbProxy.Configuration;
 
@@ -14,6 +15,7 @@ internal static class AccessLogExtensions
         services.AddSingleton<AccessLogPolicy>();
         services.AddSingleton<AccessLogWriter>();
         services.AddSingleton<AccessLogReport>();
+        services.AddSingleton<RefusedRequestLog>();
         return services;
     }
 
@@ -21,6 +23,10 @@ internal static class AccessLogExtensions
     /// The access log, outermost, so that it sees every request with the status the client got; the filter
     /// skips control paths by the same normalizer and prefix as the control-plane split.
     /// </summary>
-    public static IApplicationBuilder UseLbProxyAccessLog(this IApplicationBuilder app) =>
-        app.UseMiddleware<AccessLogMiddleware>();
+    public static IApplicationBuilder UseLbProxyAccessLog(this IApplicationBuilder app)
+    {
+        // Requests Kestrel refuses never reach the middleware: their lines come from its diagnostic event.
+        app.ApplicationServices.GetRequiredService<RefusedRequestLog>().Listen(app.ApplicationServices.GetRequiredService<DiagnosticListener>());
+        return app.UseMiddleware<AccessLogMiddleware>();
+    }
 }

@@ -26,6 +26,8 @@ internal sealed partial class AccessLogMiddleware(
         }
 
         var start = time.GetTimestamp();
+        // Kestrel may still refuse this request (a body that fails to read): this line is the one written for it.
+        context.Features.Set<IAccessLogSeenFeature>(AccessLogSeen.Instance);
         CountingResponseBodyFeature? body = null;
         if (settings.Template.UsesBytes && context.Features.Get<IHttpResponseBodyFeature>() is { } serverBody)
         {

@@ -160,11 +160,16 @@ internal sealed class AccessLogTemplate
                 line.Append(measurement.Time, TimeFormat);
                 break;
             case AccessLogField.Method:
-                line.AppendEscaped(request.Method);
+                // Empty only for a request Kestrel refused before it had parsed the request line.
+                line.AppendEscaped(request.Method.Length == 0 ? "-" : request.Method);
                 break;
             case AccessLogField.Url:
                 var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
-                if (string.IsNullOrEmpty(rawTarget))
+                if (string.IsNullOrEmpty(rawTarget) && !request.Path.HasValue && !request.PathBase.HasValue)
+                {
+                    line.Append('-');
+                }
+                else if (string.IsNullOrEmpty(rawTarget))
                 {
                     line.AppendEscaped(request.PathBase.Value);
                     line.AppendEscaped(request.Path.Value);

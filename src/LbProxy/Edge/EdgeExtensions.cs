@@ -7,6 +7,7 @@ internal static class EdgeExtensions
     public static IServiceCollection AddLbProxyEdge(this IServiceCollection services)
     {
         services.AddLbProxyOptions<HeadersOptions, HeadersOptionsValidator>(HeadersOptions.SectionName);
+        services.AddLbProxyOptions<EdgeOptions, EdgeOptionsValidator>(EdgeOptions.SectionName);
         services.AddSingleton<TrustedProxies>();
         return services;
     }
@@ -14,6 +15,10 @@ internal static class EdgeExtensions
     /// <summary>Ambiguous framing → 400, CONNECT → 501, TRACE → 405, before anything else looks at the request.</summary>
     public static IApplicationBuilder UseRequestGuard(this IApplicationBuilder app) =>
         app.UseMiddleware<RequestGuardMiddleware>();
+
+    /// <summary>Small request bodies are read whole and their framing checked before anything goes upstream.</summary>
+    public static IApplicationBuilder UseRequestBodyBuffer(this IApplicationBuilder app) =>
+        app.UseMiddleware<RequestBodyBufferMiddleware>();
 
     /// <summary>Every request gets an id: a trusted proxy's <c>X-Request-Id</c>, else a new one.</summary>
     public static IApplicationBuilder UseRequestId(this IApplicationBuilder app) =>

@@ -25,6 +25,7 @@ internal sealed class RequestGuardMiddleware(RequestDelegate next)
         }
 
         var headers = request.Headers;
+        ConnectionHeaderCapture.RestoreInto(headers);
         var transferEncoding = headers.TransferEncoding;
         var contentLength = headers.ContentLength;
         // Kestrel itself lets Transfer-Encoding win and renames the Content-Length it came with to

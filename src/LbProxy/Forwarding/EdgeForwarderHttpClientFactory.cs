@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -23,5 +24,9 @@ internal sealed class EdgeForwarderHttpClientFactory(
         handler.ConnectTimeout = edge.ConnectTimeout;
         handler.PooledConnectionIdleTimeout = edge.PooledConnectionIdleTimeout;
         handler.PooledConnectionLifetime = edge.PooledConnectionLifetime;
+        // Kestrel decodes request header values as Latin-1 (Edge/RequestHeaderDecoding): encode them the same way, so a
+        // byte 0x80-0xFF goes upstream unchanged instead of failing the forward (HttpClient refuses non-ASCII: a 502).
+        // A cluster's own HttpClient:RequestHeaderEncoding still wins.
+        handler.RequestHeaderEncodingSelector ??= static (_, _) => Encoding.Latin1;
     }
 }

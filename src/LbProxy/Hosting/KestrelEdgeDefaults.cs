@@ -1,3 +1,4 @@
+using LbProxy.Edge;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace LbProxy.Hosting;
@@ -23,6 +24,11 @@ internal static class KestrelEdgeDefaults
         builder.Services.Configure<KestrelServerOptions>(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // Header bytes, while they are still bytes: control bytes in values and non-token names are a 400, obs-text
+            // passes as Latin-1 (Edge/RequestHeaderDecoding); and since Kestrel rewrites `Connection: keep-alive, X-Secret`
+            // to `keep-alive` before any middleware runs, what the client sent is kept (Edge/ConnectionHeaderCapture).
+            kestrel.RequestHeaderEncodingSelector = RequestHeaderDecoding.SelectEncoding;
+            kestrel.ConfigureEndpointDefaults(static listen => listen.Use(ConnectionHeaderCapture.OnConnection));
             var limits = kestrel.Limits;
             // A client gets 10 s (not 30 s) to send its headers: slow-header clients hold no slot for long.
             limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);

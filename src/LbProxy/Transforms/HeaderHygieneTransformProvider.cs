@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using LbProxy.Edge;
 using LbProxy.Images;
 using Microsoft.Extensions.Primitives;
@@ -18,6 +19,16 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
 {
     /// <summary>Other forwarding headers origins may believe; from an untrusted client they are dropped.</summary>
     private static readonly string[] UntrustedForwardingHeaders = ["X-Forwarded-Port", "X-Forwarded-Server", "X-Real-IP"];
+
+    /// <summary>
+    /// Headers that describe the body end to end (HttpClient's content headers): a <c>Connection</c> header naming one
+    /// is the sender's error (RFC 9110 §7.6.1: a connection option never names a field meant for every recipient), and
+    /// obeying it would hand on a body that cannot be read (an image without its type, gzip without its coding). They
+    /// are left in place in both directions; on the request side they live in YARP's content headers already.
+    /// </summary>
+    private static readonly FrozenSet<string> EndToEndContentHeaders = FrozenSet.Create(StringComparer.OrdinalIgnoreCase,
+        "Allow", "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length", "Content-Location",
+        "Content-MD5", "Content-Range", "Content-Type", "Expires", "Last-Modified");
 
     public void ValidateRoute(TransformRouteValidationContext context)
     {
@@ -91,7 +102,7 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
         {
             foreach (var token in upstream.Headers.Connection)
             {
-                if (!IsConnectionOption(token))
+                if (!IsConnectionOption(token) && !EndToEndContentHeaders.Contains(token))
                 {
                     response.Headers.Remove(token);
                 }

@@ -1,0 +1,68 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+
+namespace LbProxy.Edge;
+
+/// <summary>
+/// Reads a small request body whole before anything goes upstream, so that Kestrel's check of its framing (chunk
+/// lines, a length the client did not send, a size over the limit) fails here, as a 400 (or 413) that no origin sees,
+/// instead of halfway through a forward whose head the origin already has. A body whose <c>Content-Length</c> is above
+/// <see cref="EdgeOptions.BufferBodyUpTo"/>, or a chunked one that grows past it, streams as before (what was read so far
+/// goes first). Requests without a body (nearly all image traffic) take the first branch: no read, no allocation.
+/// </summary>
+internal sealed class RequestBodyBufferMiddleware(RequestDelegate next, IOptionsMonitor<EdgeOptions> options)
+{
+    public Task Invoke(HttpContext context)
+    {
+        var request = context.Request;
+        var length = request.ContentLength;
+        if (length == 0 || context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: true })
+        {
+            return next(context);
+        }
+
+        var limit = options.CurrentValue.BufferBodyUpTo;
+        return limit == 0 || length > limit ? next(context) : BufferThenForwardAsync(context, limit);
+    }
+
+    private async Task BufferThenForwardAsync(HttpContext context, int limit)
+    {
+        var request = context.Request;
+        var reader = request.BodyReader;
+        byte[] read;
+        bool whole;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(context.RequestAborted);
+                var buffer = result.Buffer;
+                if (result.IsCompleted || buffer.Length > limit)
+                {
+                    read = buffer.ToArray();
+                    whole = result.IsCompleted;
+                    reader.AdvanceTo(buffer.End);
+                    break;
+                }
+
+                // Consume nothing: the next read returns this and more, once more has come.
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+        catch (BadHttpRequestException refused)
+        {
+            // Kestrel found the framing broken or the body too large: it closes the connection after this answer.
+            context.Response.StatusCode = refused.StatusCode;
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            context.Response.Headers.Connection = "close";
+            await context.Response.WriteAsync(refused.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? "request body too large\n"
+                : "malformed request body\n");
+            return;
+        }
+
+        request.Body = whole ? new MemoryStream(read, writable: false) : new PrefixedStream(read, request.Body);
+        await next(context);
+    }
+}
