@@ -36,4 +36,6 @@ internal static class MetricTags
     public const string Outcome = "outcome";
     public const string Result = "result";
     public const string Format = "format";
+    public const string Sni = "sni";
+    public const string Endpoint = "endpoint";
 }
