@@ -39,7 +39,7 @@ internal static class LogEvents
     // 8000: Tls — certificates of Kestrel's endpoints: checked, copied for Kestrel, watched.
     public const int TlsCertificateApplied = 8001;
     public const int TlsCertificateRefused = 8002;
-    public const int TlsStageFailed = 8003;
+    public const int TlsPollFailed = 8003;
 
     // 9000: Demo.
     public const int DemoOriginStarted = 9001;

@@ -67,8 +67,9 @@ internal sealed class CertificateFiles
         {
             certificate = Load();
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
+            // A key of another certificate is an ArgumentException from CopyWithPrivateKey.
             problems.Add(DescribeLoadFailure(e));
             return null;
         }
@@ -95,6 +96,24 @@ internal sealed class CertificateFiles
 
         certificate.Dispose();
         return null;
+    }
+
+    /// <summary>The certificates after the first in a PEM file (a chain as cert-manager and certbot's fullchain.pem hold it).</summary>
+    public X509Certificate2Collection Intermediates()
+    {
+        var all = new X509Certificate2Collection();
+        if (Certificate is not null && LooksLikePem(Certificate))
+        {
+            all.ImportFromPem(System.Text.Encoding.ASCII.GetString(Certificate));
+        }
+
+        var intermediates = new X509Certificate2Collection();
+        for (var i = 1; i < all.Count; i++)
+        {
+            intermediates.Add(all[i]);
+        }
+
+        return intermediates;
     }
 
     private static byte[] ReadKey(string path) => File.ReadAllBytes(path);
@@ -132,7 +151,7 @@ internal sealed class CertificateFiles
         return pair;
     }
 
-    private string DescribeLoadFailure(CryptographicException e)
+    private string DescribeLoadFailure(Exception e)
     {
         if (e.Message.Contains("' holds no", StringComparison.Ordinal))
         {

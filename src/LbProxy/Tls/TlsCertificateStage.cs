@@ -1,14 +1,20 @@
 using System.Collections.Concurrent;
+using System.Net.Security;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Connections;
 using LbProxy.Configuration;
 
 namespace LbProxy.Tls;
 
 /// <summary>
-/// The certificates Kestrel serves: a validated copy of each operator pair in a private directory, and, above every
-/// other configuration source, the <c>Path</c> and <c>KeyPath</c> keys that point Kestrel's own endpoint reading at
-/// those copies. Kestrel's certificate watcher then sees only pairs that passed <see cref="CertificateFiles.Inspect"/>:
-/// a bad pair on disk is never served, and the last good one stays.
+/// The certificates Kestrel serves. At start (and when a config reload names a new certificate) a validated copy of
+/// each operator pair is written to a private directory and, above every other configuration source, the
+/// <c>Path</c> and <c>KeyPath</c> keys point Kestrel's own endpoint reading at it. The copies are never rewritten:
+/// Kestrel's certificate watcher would rebind the endpoint, and new connections are refused while it does. A rotated
+/// pair that passed <see cref="CertificateFiles.Inspect"/> reaches new handshakes through Kestrel's
+/// <c>OnAuthenticate</c> hook instead, which swaps the certificate Kestrel picked for the current good one of the same
+/// SNI entry. A bad pair on disk is never served, and the last good one stays.
 /// </summary>
 internal sealed class TlsCertificateStage : ConfigurationProvider, IConfigurationSource, IDerivedConfigurationProvider
 {
@@ -16,6 +22,12 @@ internal sealed class TlsCertificateStage : ConfigurationProvider, IConfiguratio
 
     private readonly Lock _lock = new();
     private readonly ConcurrentDictionary<string, ServedCertificate> _served = new(StringComparer.OrdinalIgnoreCase);
+
+    // The fingerprint of each copy Kestrel loaded → the config key of its certificate entry.
+    private readonly ConcurrentDictionary<string, string> _stagedFingerprints = new(StringComparer.OrdinalIgnoreCase);
+
+    // Kestrel's certificate objects, each looked up once: a handshake then costs one reference lookup.
+    private readonly ConditionalWeakTable<X509Certificate, StrongBox<string?>> _keyOfKestrelCertificate = [];
     private readonly string? _configuredDirectory;
     private string? _directory;
     private bool _ownsDirectory;
@@ -35,28 +47,36 @@ internal sealed class TlsCertificateStage : ConfigurationProvider, IConfiguratio
     public string? ServedHash(string configKey) => _served.TryGetValue(configKey, out var served) ? served.Hash : null;
 
     /// <summary>
-    /// Copies a validated pair where Kestrel reads it: the key first, then the certificate, each by an atomic rename.
-    /// <paramref name="notify"/> is false at start, before Kestrel has read its endpoints.
+    /// Makes a validated pair the one new handshakes of its entry get. The first pair of an entry is also copied where
+    /// Kestrel reads it (the key first, then the certificate, each by an atomic rename). <paramref name="notify"/> is
+    /// false at start, before Kestrel has read its endpoints. The stage owns <paramref name="certificate"/> from here on:
+    /// handshakes in flight may still use the pair it replaces, so neither is disposed.
     /// </summary>
     public void Stage(CertificateFiles files, X509Certificate2 certificate, bool notify)
     {
         var reference = files.Reference;
-        bool keysChanged;
+        var context = SslStreamCertificateContext.Create(certificate, files.Intermediates(), offline: true);
+        var keysChanged = false;
         lock (_lock)
         {
-            var directory = EnsureDirectory();
-            var name = ConfigState.HashOf(System.Text.Encoding.UTF8.GetBytes(reference.ConfigKey.ToUpperInvariant()));
-            var certificatePath = Path.Combine(directory, name + ".crt");
-            string? keyPath = null;
-            if (files.Key is not null)
+            if (!_served.ContainsKey(reference.ConfigKey))
             {
-                keyPath = Path.Combine(directory, name + ".key");
-                WriteAtomically(keyPath, files.Key);
+                var directory = EnsureDirectory();
+                var name = ConfigState.HashOf(System.Text.Encoding.UTF8.GetBytes(reference.ConfigKey.ToUpperInvariant()));
+                var certificatePath = Path.Combine(directory, name + ".crt");
+                string? keyPath = null;
+                if (files.Key is not null)
+                {
+                    keyPath = Path.Combine(directory, name + ".key");
+                    WriteAtomically(keyPath, files.Key);
+                }
+
+                WriteAtomically(certificatePath, files.Certificate!);
+                keysChanged = SetKey($"{reference.ConfigKey}:Path", certificatePath) | (keyPath is not null && SetKey($"{reference.ConfigKey}:KeyPath", keyPath));
+                _stagedFingerprints[certificate.Thumbprint] = reference.ConfigKey;
             }
 
-            WriteAtomically(certificatePath, files.Certificate!);
-            keysChanged = SetKey($"{reference.ConfigKey}:Path", certificatePath) | (keyPath is not null && SetKey($"{reference.ConfigKey}:KeyPath", keyPath));
-            _served[reference.ConfigKey] = new ServedCertificate(files.Hash, CertificateDescription.Of(reference, certificate));
+            _served[reference.ConfigKey] = new ServedCertificate(files.Hash, CertificateDescription.Of(reference, certificate), context);
         }
 
         if (notify)
@@ -67,6 +87,26 @@ internal sealed class TlsCertificateStage : ConfigurationProvider, IConfiguratio
                 // A certificate Kestrel read from the operator's own file until now (one added by a config reload).
                 OnReload();
             }
+        }
+    }
+
+    /// <summary>
+    /// Kestrel's <c>OnAuthenticate</c>, called for every handshake after it chose the certificate of the SNI entry:
+    /// when that is a copy made here, the entry's current good pair is served instead.
+    /// </summary>
+    public void OnAuthenticate(ConnectionContext connection, SslServerAuthenticationOptions options)
+    {
+        var chosen = options.ServerCertificateContext?.TargetCertificate ?? options.ServerCertificate;
+        if (chosen is null)
+        {
+            return;
+        }
+
+        var key = _keyOfKestrelCertificate.GetValue(chosen, KeyOf).Value;
+        if (key is not null && _served.TryGetValue(key, out var served))
+        {
+            options.ServerCertificate = null;
+            options.ServerCertificateContext = served.Context;
         }
     }
 
@@ -91,6 +131,9 @@ internal sealed class TlsCertificateStage : ConfigurationProvider, IConfiguratio
             }
         }
     }
+
+    private StrongBox<string?> KeyOf(X509Certificate certificate) =>
+        new(_stagedFingerprints.TryGetValue(certificate.GetCertHashString(), out var key) ? key : null);
 
     private bool SetKey(string key, string value)
     {
@@ -144,5 +187,5 @@ internal sealed class TlsCertificateStage : ConfigurationProvider, IConfiguratio
     }
 }
 
-/// <summary>A pair Kestrel serves: the hash of the operator files it was copied from, and what status shows of it.</summary>
-internal sealed record ServedCertificate(string Hash, CertificateDescription Description);
+/// <summary>A pair served to new handshakes: the hash of the operator files it was read from, what status shows of it, and its TLS context.</summary>
+internal sealed record ServedCertificate(string Hash, CertificateDescription Description, SslStreamCertificateContext Context);

@@ -32,7 +32,6 @@ internal sealed partial class TlsCertificateWatcher(
             if (certificate is not null)
             {
                 stage.Stage(files, certificate, notify: false);
-                certificate.Dispose();
             }
         }
     }
@@ -48,9 +47,10 @@ internal sealed partial class TlsCertificateWatcher(
                 {
                     Poll();
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    LogStageFailed(logger, e);
+                    // Never the end of watching: the next poll reads every pair again.
+                    LogPollFailed(logger, e);
                 }
             }
         }
@@ -92,7 +92,7 @@ internal sealed partial class TlsCertificateWatcher(
             }
 
             var problems = new List<string>();
-            using var certificate = files.Inspect(time.GetUtcNow(), problems);
+            var certificate = files.Inspect(time.GetUtcNow(), problems);
             if (certificate is null)
             {
                 _refused[key] = files.Hash;
@@ -116,6 +116,6 @@ internal sealed partial class TlsCertificateWatcher(
         Message = "Certificate {Path} for SNI {Sni} refused; the last good one keeps serving: {Problems}")]
     private static partial void LogRefused(ILogger logger, string path, string sni, List<string> problems);
 
-    [LoggerMessage(EventId = LogEvents.TlsStageFailed, Level = LogLevel.Error, Message = "Cannot copy a certificate where Kestrel reads it")]
-    private static partial void LogStageFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = LogEvents.TlsPollFailed, Level = LogLevel.Error, Message = "Checking the certificate files failed; they are read again at the next poll")]
+    private static partial void LogPollFailed(ILogger logger, Exception exception);
 }

@@ -1,4 +1,6 @@
+using System.Security.Authentication;
 using LbProxy.Configuration;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace LbProxy.Tls;
 
@@ -22,6 +24,12 @@ internal static class TlsExtensions
         services.AddLbProxyOptions<TlsOptions, TlsOptionsValidator>(TlsOptions.SectionName);
         services.AddSingleton<TlsMetrics>();
         services.AddHostedService<TlsCertificateWatcher>();
+        services.Configure<KestrelServerOptions>(kestrel => kestrel.ConfigureHttpsDefaults(https =>
+        {
+            // TLS 1.2 and 1.3 only, whatever the system allows; an endpoint's own SslProtocols still wins.
+            https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+            https.OnAuthenticate = stage.OnAuthenticate;
+        }));
         return builder;
     }
 }
