@@ -11,18 +11,28 @@ namespace LbProxy.Tests.Infrastructure;
 /// </summary>
 internal static class TlsProbe
 {
-    /// <summary>The SHA-256 fingerprint of the certificate served to a new handshake for <paramref name="sni"/>, whatever its validity.</summary>
+    /// <summary>
+    /// The SHA-256 fingerprint of the certificate served to a new handshake for <paramref name="sni"/>, whatever its
+    /// validity; <c>failed: ...</c> when no handshake completed (an endpoint being rebound resets connections).
+    /// </summary>
     public static async Task<string> FingerprintAsync(int port, string sni)
     {
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port);
-        // It reports what is served, an expired certificate too: judging it is the caller's business.
+        try
+        {
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port);
+            // It reports what is served, an expired certificate too: judging it is the caller's business.
 #pragma warning disable CA5359
-        await using var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, static (_, _, _, _) => true);
+            await using var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, static (_, _, _, _) => true);
 #pragma warning restore CA5359
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = sni }, cts.Token);
-        return Convert.ToHexString(tls.RemoteCertificate!.GetCertHash(HashAlgorithmName.SHA256));
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = sni }, cts.Token);
+            return Convert.ToHexString(tls.RemoteCertificate!.GetCertHash(HashAlgorithmName.SHA256));
+        }
+        catch (Exception e) when (e is IOException or SocketException or System.Security.Authentication.AuthenticationException)
+        {
+            return "failed: " + e.Message;
+        }
     }
 
     /// <summary>
