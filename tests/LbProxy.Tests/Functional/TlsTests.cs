@@ -67,7 +67,7 @@ public sealed class TlsTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task CurlAndH2load_Http2_GetTheOriginsBytes()
+    public async Task CurlH2loadNghttp_Http2_GetTheOriginsBytesUnderTheEdgeLimits()
     {
         await _layout.AddAsync("a.test");
         await _layout.AddAsync("*");
@@ -88,6 +88,12 @@ public sealed class TlsTests : IAsyncLifetime, IDisposable
         Assert.Contains("400 succeeded, 0 failed, 0 errored", h2Out);
         Assert.Contains("status codes: 400 2xx", h2Out);
         Assert.Contains("Application protocol: h2", h2Out);
+
+        // The edge's HTTP/2 limits, as a client reads them from the server's SETTINGS frame.
+        var (nghttpExit, nghttpOut) = await RunAsync("nghttp", "-nv", $"https://127.0.0.1:{_layout.HttpsPort}/images/sample.jpg");
+        Assert.True(nghttpExit == 0, nghttpOut);
+        Assert.Contains("[SETTINGS_MAX_CONCURRENT_STREAMS(0x03):100]", nghttpOut);
+        Assert.Contains("[SETTINGS_INITIAL_WINDOW_SIZE(0x04):786432]", nghttpOut);
     }
 
     [Fact]
