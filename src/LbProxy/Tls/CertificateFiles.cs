@@ -28,6 +28,9 @@ internal sealed class CertificateFiles
     /// <summary>Of both files' content: how a change is noticed, and how a refused pair is refused only once.</summary>
     public string Hash { get; }
 
+    /// <summary>The certificate's start of validity, once <see cref="Inspect"/> could load it.</summary>
+    public DateTimeOffset? NotBefore { get; private set; }
+
     private string? ReadError { get; }
 
     public static CertificateFiles Read(CertificateReference reference)
@@ -74,6 +77,7 @@ internal sealed class CertificateFiles
             return null;
         }
 
+        NotBefore = new DateTimeOffset(certificate.NotBefore.ToUniversalTime(), TimeSpan.Zero);
         if (certificate.NotAfter.ToUniversalTime() <= now.UtcDateTime)
         {
             problems.Add($"certificate '{path}' expired at {certificate.NotAfter.ToUniversalTime():u}");

@@ -18,7 +18,7 @@ internal sealed partial class TlsCertificateWatcher(
     ILogger<TlsCertificateWatcher> logger) : BackgroundService
 {
     private readonly Dictionary<string, string> _lastRead = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, string> _refused = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (string Hash, DateTimeOffset? JudgeAgainAt)> _refused = new(StringComparer.OrdinalIgnoreCase);
 
     public TlsMetrics Metrics { get; } = metrics;
 
@@ -86,18 +86,25 @@ internal sealed partial class TlsCertificateWatcher(
                 continue;
             }
 
-            if (_refused.TryGetValue(key, out var refused) && refused == files.Hash)
+            var now = time.GetUtcNow();
+            if (_refused.TryGetValue(key, out var refused) && refused.Hash == files.Hash && !(now >= refused.JudgeAgainAt))
             {
                 continue;
             }
 
             var problems = new List<string>();
-            var certificate = files.Inspect(time.GetUtcNow(), problems);
+            var certificate = files.Inspect(now, problems);
             if (certificate is null)
             {
-                _refused[key] = files.Hash;
-                stage.CountRefused();
-                LogRefused(logger, reference.Path, reference.Sni, problems);
+                var again = _refused.ContainsKey(key) && _refused[key].Hash == files.Hash;
+                // A certificate issued by a clock a little ahead becomes good by itself: it is judged again then.
+                _refused[key] = (files.Hash, files.NotBefore > now ? files.NotBefore : null);
+                if (!again)
+                {
+                    stage.CountRefused();
+                    LogRefused(logger, reference.Path, reference.Sni, problems);
+                }
+
                 continue;
             }
 

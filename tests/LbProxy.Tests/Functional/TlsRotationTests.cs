@@ -93,6 +93,24 @@ public sealed class TlsRotationTests : IAsyncLifetime, IDisposable
         await AssertNoFailedRequestAsync(traffic);
     }
 
+    [Fact]
+    public async Task Rotate_CertificateValidInAMoment_IsRefusedThenServedOnceValidWithoutAnotherWrite()
+    {
+        var first = await _layout.AddAsync(Name);
+        await using var proxy = await StartAsync();
+        var http = HttpClientOf(proxy);
+
+        // As from an issuer whose clock runs a little ahead.
+        var early = _certificates.Leaf([Name], DateTimeOffset.UtcNow.AddSeconds(3), DateTimeOffset.UtcNow.AddDays(90));
+        await _layout.ReplaceAsync(Name, early, Replacement.InPlace);
+        await Poll.UntilAsync(() => RotationsAsync(http, "refused"), n => n == 1, Bound, "the early certificate refused");
+        Assert.Equal(first.Fingerprint, await TlsProbe.FingerprintAsync(_layout.HttpsPort, Name));
+
+        await Poll.UntilAsync(() => TlsProbe.FingerprintAsync(_layout.HttpsPort, Name), f => f == early.Fingerprint, Bound, "the certificate served once valid");
+        Assert.Equal(1, await RotationsAsync(http, "refused"));
+        Assert.Equal(1, await RotationsAsync(http, "applied"));
+    }
+
     private async Task<TestProxy> StartAsync(params string[] moreNames)
     {
         var config = JsonNode.Parse(TestConfig.CatchAll(_origins.All))!.AsObject();
