@@ -47,6 +47,11 @@ internal static class LogEvents
     public const int EjectionCapped = 6002;
     public const int RefusedTakenOut = 6003;
 
+    // 8000: Tls — certificates of Kestrel's endpoints: checked, copied for Kestrel, watched.
+    public const int TlsCertificateApplied = 8001;
+    public const int TlsCertificateRefused = 8002;
+    public const int TlsPollFailed = 8003;
+
     // 9000: Demo.
     public const int DemoOriginStarted = 9001;
 }

@@ -65,7 +65,25 @@ internal sealed class LiveFileConfigurationSource : ConfigurationProvider, IConf
         var builder = new ConfigurationBuilder();
         foreach (var provider in app.Providers)
         {
-            builder.Add(ReferenceEquals(provider, this) ? new LiveFileConfigurationSource(candidate) : new BorrowedProvider(provider));
+            if (provider is not IDerivedConfigurationProvider)
+            {
+                builder.Add(ReferenceEquals(provider, this) ? new LiveFileConfigurationSource(candidate) : new BorrowedProvider(provider));
+            }
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>The app's configuration as the operator wrote it: every provider but the derived ones.</summary>
+    public static IConfiguration OperatorView(IConfigurationRoot app)
+    {
+        var builder = new ConfigurationBuilder();
+        foreach (var provider in app.Providers)
+        {
+            if (provider is not IDerivedConfigurationProvider)
+            {
+                builder.Add(new BorrowedProvider(provider));
+            }
         }
 
         return builder.Build();

@@ -4,6 +4,7 @@ using LbProxy.AccessLog;
 using LbProxy.Configuration;
 using LbProxy.Diagnostics;
 using LbProxy.Logging;
+using LbProxy.Tls;
 using Yarp.ReverseProxy;
 
 namespace LbProxy.Control;
@@ -27,6 +28,7 @@ internal sealed class ControlEndpointTable
     private readonly LogLevelControl _logLevel;
     private readonly ProcessUptime _uptime;
     private readonly TimeProvider _time;
+    private readonly TlsCertificateStage _tls;
 
     public ControlEndpointTable(
         Readiness readiness,
@@ -35,7 +37,8 @@ internal sealed class ControlEndpointTable
         AccessLogReport accessLog,
         LogLevelControl logLevel,
         ProcessUptime uptime,
-        TimeProvider time)
+        TimeProvider time,
+        TlsCertificateStage tls)
     {
         _readiness = readiness;
         _config = config;
@@ -44,6 +47,7 @@ internal sealed class ControlEndpointTable
         _logLevel = logLevel;
         _uptime = uptime;
         _time = time;
+        _tls = tls;
         Endpoints = new Dictionary<string, ControlEndpoint>(StringComparer.OrdinalIgnoreCase)
         {
             ["/healthz"] = new("healthz", [HttpMethods.Get, HttpMethods.Head], false, HealthzAsync),
@@ -71,7 +75,7 @@ internal sealed class ControlEndpointTable
 
     private Task StatusAsync(HttpContext context) =>
         context.Response.WriteAsJsonAsync(
-            StatusReport.Capture(Version, _uptime, _readiness, _config, _proxyState, _accessLog),
+            StatusReport.Capture(Version, _uptime, _readiness, _config, _proxyState, _accessLog, _tls),
             ControlJsonContext.Readable.StatusReport);
 
     private Task LogLevelAsync(HttpContext context)

@@ -1,6 +1,7 @@
 using LbProxy.AccessLog;
 using LbProxy.Configuration;
 using LbProxy.Diagnostics;
+using LbProxy.Tls;
 using Yarp.ReverseProxy;
 
 namespace LbProxy.Control;
@@ -14,7 +15,8 @@ internal sealed record StatusReport(
     bool Draining,
     ConfigStatus Config,
     IReadOnlyList<ClusterStatus> Clusters,
-    AccessLogStatus AccessLog)
+    AccessLogStatus AccessLog,
+    IReadOnlyList<CertificateDescription> Certificates)
 {
     public static StatusReport Capture(
         string version,
@@ -22,7 +24,8 @@ internal sealed record StatusReport(
         Readiness readiness,
         ConfigState config,
         IProxyStateLookup proxyState,
-        AccessLogReport accessLog)
+        AccessLogReport accessLog,
+        TlsCertificateStage tls)
     {
         var clusters = new List<ClusterStatus>();
         foreach (var cluster in proxyState.GetClusters().OrderBy(static c => c.ClusterId, StringComparer.Ordinal))
@@ -53,7 +56,8 @@ internal sealed record StatusReport(
             readiness.IsDraining,
             config.Current,
             clusters,
-            accessLog.Capture());
+            accessLog.Capture(),
+            [.. tls.Served.Select(static s => s.Description).OrderBy(static d => d.Endpoint, StringComparer.Ordinal).ThenBy(static d => d.Sni, StringComparer.Ordinal)]);
     }
 }
 

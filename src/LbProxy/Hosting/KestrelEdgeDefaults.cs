@@ -39,6 +39,24 @@ internal static class KestrelEdgeDefaults
             limits.MaxRequestHeaderCount = 100;
             // Image edges take small uploads at most; 30 MB is ASP.NET Core's default, 10 MB is plenty.
             limits.MaxRequestBodySize = 10 * 1024 * 1024;
+            // HTTP/2 to clients, set here rather than left to Kestrel's defaults so that the edge's limits are in one place.
+            var http2 = limits.Http2;
+            // A browser page of images multiplexes dozens of requests; 100 streams is what nginx and most CDNs allow.
+            http2.MaxStreamsPerConnection = 100;
+            // HPACK: 4 KiB dynamic table (the RFC's default) and 16 KiB per header field; the whole header list stays
+            // under MaxRequestHeadersTotalSize above, which also bounds a CONTINUATION flood.
+            http2.HeaderTableSize = 4 * 1024;
+            http2.MaxRequestHeaderFieldSize = 16 * 1024;
+            http2.MaxFrameSize = 16 * 1024;
+            // Flow control: 1 MiB per connection, 768 KiB per stream, so uploads stay small and a client that opens
+            // streams without reading holds at most these windows of response bytes in the server.
+            http2.InitialConnectionWindowSize = 1024 * 1024;
+            http2.InitialStreamWindowSize = 768 * 1024;
+            // A ping after 30 s of silence, the connection closed when it goes unanswered for 20 s: dead clients go.
+            http2.KeepAlivePingDelay = TimeSpan.FromSeconds(30);
+            http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
+            // Slow readers: a client must read response bytes at 240 B/s after a 5 s grace, or the connection is closed.
+            limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
             builder.Configuration.GetSection("Kestrel:Limits").Bind(limits);
         });
         return builder;

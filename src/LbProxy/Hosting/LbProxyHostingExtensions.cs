@@ -10,6 +10,7 @@ using LbProxy.Images;
 using LbProxy.LoadBalancing;
 using LbProxy.Logging;
 using LbProxy.Metrics;
+using LbProxy.Tls;
 using LbProxy.Transforms;
 
 namespace LbProxy.Hosting;
@@ -26,6 +27,7 @@ internal static class LbProxyHostingExtensions
         builder.AddLbProxyConfiguration();
         builder.AddLbProxyLogging();
         builder.AddKestrelEdgeDefaults();
+        builder.AddLbProxyTls();              // after the config file: Kestrel serves validated copies of its certificates
         var services = builder.Services;
         services.AddLbProxyDiagnostics();
         services.AddLbProxyEdge();

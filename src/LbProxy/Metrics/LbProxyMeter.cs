@@ -37,4 +37,6 @@ internal static class MetricTags
     public const string Result = "result";
     public const string Format = "format";
     public const string Reason = "reason";
+    public const string Sni = "sni";
+    public const string Endpoint = "endpoint";
 }

@@ -1,0 +1,35 @@
+using System.Security.Authentication;
+using LbProxy.Configuration;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace LbProxy.Tls;
+
+internal static class TlsExtensions
+{
+    /// <summary>
+    /// Certificates of Kestrel's own <c>Kestrel:Endpoints</c>: checked with every candidate config, served from
+    /// validated copies, watched for rotation. Must follow <c>AddLbProxyConfiguration</c>, whose file it reads.
+    /// </summary>
+    public static WebApplicationBuilder AddLbProxyTls(this WebApplicationBuilder builder)
+    {
+        var configuration = builder.Configuration;
+        var stage = new TlsCertificateStage(configuration[$"{TlsOptions.SectionName}:{nameof(TlsOptions.StagingDirectory)}"]);
+        IConfigurationBuilder sources = configuration;
+        sources.Add(stage);   // last: above the command line, since the paths it sets are the copies of the operator's
+        TlsCertificateWatcher.StageInitial(stage, LiveFileConfigurationSource.OperatorView(configuration), builder.Environment.ContentRootPath, DateTimeOffset.UtcNow);
+
+        var services = builder.Services;
+        services.AddSingleton(stage);
+        services.AddSingleton<IConfigCheck, TlsCertificateCheck>();
+        services.AddLbProxyOptions<TlsOptions, TlsOptionsValidator>(TlsOptions.SectionName);
+        services.AddSingleton<TlsMetrics>();
+        services.AddHostedService<TlsCertificateWatcher>();
+        services.Configure<KestrelServerOptions>(kestrel => kestrel.ConfigureHttpsDefaults(https =>
+        {
+            // TLS 1.2 and 1.3 only, whatever the system allows; an endpoint's own SslProtocols still wins.
+            https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+            https.OnAuthenticate = stage.OnAuthenticate;
+        }));
+        return builder;
+    }
+}
