@@ -39,7 +39,9 @@ internal static class RequestHeaderDecoding
     /// <summary>For <c>KestrelServerOptions.RequestHeaderEncodingSelector</c>.</summary>
     public static Encoding SelectEncoding(string headerName)
     {
-        if (headerName.AsSpan().ContainsAnyExcept(TokenChars))
+        // HTTP/2 pseudo-headers (:authority, :path, ...) start with a colon; Kestrel checks them itself.
+        var name = headerName.StartsWith(':') ? headerName.AsSpan(1) : headerName.AsSpan();
+        if (name.IsEmpty || name.ContainsAnyExcept(TokenChars))
         {
             return RefusedName;
         }
