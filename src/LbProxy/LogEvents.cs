@@ -36,6 +36,11 @@ internal static class LogEvents
     public const int Ejected = 6001;
     public const int EjectionCapped = 6002;
 
+    // 7000: Diagnostics — runtime sampler and leak watchdog.
+    public const int LeakSuspected = 7001;
+    public const int LeakCleared = 7002;
+    public const int SamplerFailed = 7003;
+
     // 9000: Demo.
     public const int DemoOriginStarted = 9001;
 }

@@ -14,7 +14,8 @@ internal sealed record StatusReport(
     bool Draining,
     ConfigStatus Config,
     IReadOnlyList<ClusterStatus> Clusters,
-    AccessLogStatus AccessLog)
+    AccessLogStatus AccessLog,
+    WatchdogStatus Watchdog)
 {
     public static StatusReport Capture(
         string version,
@@ -22,7 +23,8 @@ internal sealed record StatusReport(
         Readiness readiness,
         ConfigState config,
         IProxyStateLookup proxyState,
-        AccessLogReport accessLog)
+        AccessLogReport accessLog,
+        LivePage page)
     {
         var clusters = new List<ClusterStatus>();
         foreach (var cluster in proxyState.GetClusters().OrderBy(static c => c.ClusterId, StringComparer.Ordinal))
@@ -38,7 +40,8 @@ internal sealed record StatusReport(
                     available?.Contains(destination) ?? false,
                     destination.Health.Active.ToString(),
                     destination.Health.Passive.ToString(),
-                    destination.ConcurrentRequestCount));
+                    destination.ConcurrentRequestCount,
+                    page.RequestsOf(destination)));
                 inFlight += destination.ConcurrentRequestCount;
             }
 
@@ -53,12 +56,16 @@ internal sealed record StatusReport(
             readiness.IsDraining,
             config.Current,
             clusters,
-            accessLog.Capture());
+            accessLog.Capture(),
+            page.Watchdog);
     }
 }
 
 /// <summary>One cluster in <c>/_lb/status</c>: its destinations and the requests in flight to it.</summary>
 internal sealed record ClusterStatus(string Id, int InFlight, IReadOnlyList<DestinationStatus> Destinations);
 
-/// <summary>One destination in <c>/_lb/status</c>: address, health as the active and passive checks see it, and requests in flight.</summary>
-internal sealed record DestinationStatus(string Id, string Address, bool Available, string ActiveHealth, string PassiveHealth, int InFlight);
+/// <summary>
+/// One destination in <c>/_lb/status</c>: address, health as the active and passive checks see it, requests in
+/// flight, and proxied requests it completed since start.
+/// </summary>
+internal sealed record DestinationStatus(string Id, string Address, bool Available, string ActiveHealth, string PassiveHealth, int InFlight, long Requests);

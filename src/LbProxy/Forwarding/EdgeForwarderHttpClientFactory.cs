@@ -6,6 +6,7 @@ namespace LbProxy.Forwarding;
 /// <summary>YARP's client factory with the edge timeouts of <see cref="ForwardingOptions"/>.</summary>
 internal sealed class EdgeForwarderHttpClientFactory(
     IOptionsMonitor<ForwardingOptions> options,
+    UpstreamConnections upstream,
     ILogger<ForwarderHttpClientFactory> logger) : ForwarderHttpClientFactory(logger)
 {
     /// <summary>A client is reused only if it was built with the connection settings in force now.</summary>
@@ -23,5 +24,6 @@ internal sealed class EdgeForwarderHttpClientFactory(
         handler.ConnectTimeout = edge.ConnectTimeout;
         handler.PooledConnectionIdleTimeout = edge.PooledConnectionIdleTimeout;
         handler.PooledConnectionLifetime = edge.PooledConnectionLifetime;
+        handler.ConnectCallback = upstream.ConnectAsync; // counts connections; a per-cluster callback must chain through it
     }
 }

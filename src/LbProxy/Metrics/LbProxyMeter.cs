@@ -36,4 +36,5 @@ internal static class MetricTags
     public const string Outcome = "outcome";
     public const string Result = "result";
     public const string Format = "format";
+    public const string Resource = "resource";
 }
