@@ -6,12 +6,12 @@
   const CHARTS = [
     { id: 'cpu', title: 'CPU', unit: '%', series: [['cpu', 'process']], fmt: v => v.toFixed(1) + ' %' },
     { id: 'timers', title: 'Active timers', series: [['timers', 'timers']], fmt: v => v.toFixed(0), watch: ['timers'] },
-    { id: 'threadpool', title: 'Thread pool', series: [['threads', 'threads'], ['queue', 'queue']], fmt: v => v.toFixed(0), watch: ['threads', 'queue'] },
+    { id: 'threadpool', title: 'Thread pool', series: [['threads', 'threads'], ['queue', 'queue']], fmt: v => v.toFixed(0), watch: ['threadpool_threads', 'threadpool_queue'] },
     { id: 'rps', title: 'Requests / s by status', series: [['rps2xx', '2xx'], ['rps3xx', '3xx'], ['rps4xx', '4xx'], ['rps5xx', '5xx']], fmt: v => v.toFixed(0) },
     { id: 'latency', title: 'Latency', series: [['p50', 'p50'], ['p99', 'p99']], fmt: v => v < 1 ? (v * 1000).toFixed(0) + ' µs' : v.toFixed(1) + ' ms' },
     { id: 'inflight', title: 'In-flight requests', series: [['inflight', 'in flight']], fmt: v => v.toFixed(0) },
     { id: 'memory', title: 'Memory', series: [['workingSet', 'working set'], ['gcHeap', 'GC heap']], fmt: v => (v / 1048576).toFixed(0) + ' MiB', watch: ['working_set'] },
-    { id: 'connections', title: 'Connections', series: [['clientConnections', 'client'], ['upstreamConnections', 'upstream']], fmt: v => v.toFixed(0), watch: ['client_connections', 'upstream_connections'] },
+    { id: 'connections', title: 'Connections', series: [['clientConnections', 'client'], ['upstreamConnections', 'upstream']], fmt: v => v.toFixed(0), watch: ['connections'] },
     { id: 'alloc', title: 'Allocation rate', series: [['allocRate', 'alloc']], fmt: v => (v / 1048576).toFixed(1) + ' MiB/s' },
   ];
 
