@@ -28,13 +28,21 @@ internal static class LogEvents
     public const int LogLevelChanged = 3101;
     public const int LogLevelChangedFor = 3102;
 
+    // 4000: Forwarding — what the proxy decided for a proxied request, at Debug only: the request's route,
+    // cluster, destination and attempts, each attempt's outcome, and each retry decision (LoadBalancing).
+    public const int ProxyRequest = 4001;
+    public const int ProxyAttempt = 4002;
+    public const int ProxyAttemptFailed = 4003;
+    public const int ProxyRetrying = 4004;
+    public const int ProxyNotRetried = 4005;
+
     // 5000: LoadBalancing — safe retries.
-    public const int Retrying = 5001;
     public const int RetryBudgetExhausted = 5002;
 
     // 6000: Health — outlier ejection.
     public const int Ejected = 6001;
     public const int EjectionCapped = 6002;
+    public const int RefusedTakenOut = 6003;
 
     // 7000: Diagnostics — runtime sampler and leak watchdog.
     public const int LeakSuspected = 7001;

@@ -16,3 +16,4 @@ try
     return 0;
 }
 catch (ConfigFileException e) { return ConfigReport.Print(command, e.Errors); }
+catch (Exception e) when (ConfigReport.TryPrintBindFailure(e)) { return 1; }

@@ -43,12 +43,25 @@ internal sealed partial class DemoOrigins(IOptions<DemoOptions> options, ILogger
     {
         foreach (var (id, destination) in cluster.Destinations ?? new Dictionary<string, DestinationConfig>())
         {
-            if (TryGetLoopbackUrl(destination.Address, out var url))
+            if (!TryGetLoopbackUrl(destination.Address, out var url))
             {
-                var origin = await SampleOriginServer.StartAsync(id, url, cancellationToken);
-                _origins.Add(origin);
-                LogOriginStarted(logger, id, origin.Address);
+                continue;
             }
+
+            SampleOriginServer origin;
+            try
+            {
+                origin = await SampleOriginServer.StartAsync(id, url, cancellationToken);
+            }
+            catch (IOException e)
+            {
+                // Most often another demo holds the port: say so in one line rather than in Kestrel's words.
+                await StoppedAsync(cancellationToken);
+                throw new IOException($"demo origin '{id}' cannot listen on {url}: {e.Message} (is another LbProxy demo running?)", e);
+            }
+
+            _origins.Add(origin);
+            LogOriginStarted(logger, id, origin.Address);
         }
     }
 

@@ -15,4 +15,18 @@ internal static class ForwardingExtensions
         services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, EdgeForwarderHttpClientFactory>());
         return services;
     }
+
+    /// <summary>At Debug, a line per proxied request with its route, cluster, destination, attempts, status and time.</summary>
+    public static IReverseProxyApplicationBuilder UseRequestDecisionLog(this IReverseProxyApplicationBuilder proxy)
+    {
+        proxy.UseMiddleware<RequestDecisionLogMiddleware>();
+        return proxy;
+    }
+
+    /// <summary>At Debug, a line per forward attempt: the destination chosen and what came of it.</summary>
+    public static IReverseProxyApplicationBuilder UseAttemptLog(this IReverseProxyApplicationBuilder proxy)
+    {
+        proxy.UseMiddleware<AttemptLogMiddleware>();
+        return proxy;
+    }
 }

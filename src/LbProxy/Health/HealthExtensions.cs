@@ -8,6 +8,7 @@ internal static class HealthExtensions
     {
         services.AddLbProxyOptions<HealthOptions, HealthOptionsValidator>(HealthOptions.SectionName);
         services.AddSingleton<IConfigCheck, OutlierEjectionConfigCheck>();
+        RefusedConnectionPolicy.Decorate(services); // a refused connection takes its destination out at once
         return services;
     }
 

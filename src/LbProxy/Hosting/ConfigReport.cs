@@ -2,7 +2,7 @@ using LbProxy.Configuration;
 
 namespace LbProxy.Hosting;
 
-/// <summary>Prints the outcome of a config check on stderr (errors) or stdout (success) and gives the exit code.</summary>
+/// <summary>Prints the outcome of a config check, or why the proxy could not start, and gives the exit code.</summary>
 internal static class ConfigReport
 {
     public static int Print(CommandLine command, IReadOnlyList<ConfigError> errors)
@@ -25,5 +25,23 @@ internal static class ConfigReport
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// An address that cannot be bound (the proxy's own, or a demo origin's) is an operator's problem, not a
+    /// crash: one line naming it, exit code 1.
+    /// </summary>
+    public static bool TryPrintBindFailure(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is IOException)
+            {
+                Console.Error.WriteLine($"cannot start: {e.Message}");
+                return true;
+            }
+        }
+
+        return false;
     }
 }

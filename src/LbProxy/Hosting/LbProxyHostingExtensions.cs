@@ -60,13 +60,15 @@ internal static class LbProxyHostingExtensions
         app.MapReverseProxy(static proxy =>   // YARP loads the applied config here; its pipeline is built once
         {
             proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
+            proxy.UseRequestDecisionLog();    // at Debug: route, cluster, destination, attempts, status, time
             proxy.UseNoHealthyDestinationAnswer(); // 503 + Retry-After naming the cluster
             proxy.UseImageFormatNegotiation();  // Accept -> avif | webp | original, before balancing keys on it
             proxy.UseSafeRetries();           // each attempt runs the stages below again, on untried destinations
             proxy.UseSessionAffinity();       // YARP's
             proxy.UseLoadBalancing();         // YARP's, with ConsistentHash and WeightedRoundRobin among its policies
+            proxy.UseAttemptLog();            // at Debug: each attempt's destination and outcome
             proxy.UseOutlierEjection();       // consecutive 5xx; outside passive health, which would undo it
-            proxy.UsePassiveHealthChecks();   // YARP's (transport failures)
+            proxy.UsePassiveHealthChecks();   // YARP's (transport failures; a refused connection takes a destination out at once)
         });
         return app;
     }

@@ -6,9 +6,13 @@ namespace LbProxy.LoadBalancing;
 
 internal static class LoadBalancingExtensions
 {
-    /// <summary>The ConsistentHash and WeightedRoundRobin policies, usable by name in LoadBalancingPolicy, and safe retries.</summary>
+    /// <summary>
+    /// The ConsistentHash and WeightedRoundRobin policies, usable by name in LoadBalancingPolicy, drained
+    /// destinations kept out of every cluster's available destinations, and safe retries. After AddReverseProxy.
+    /// </summary>
     public static IServiceCollection AddLbProxyLoadBalancing(this IServiceCollection services)
     {
+        DrainedDestinationsPolicy.Decorate(services);
         services.AddSingleton<ILoadBalancingPolicy, ConsistentHashPolicy>();
         services.AddSingleton<ILoadBalancingPolicy, WeightedRoundRobinPolicy>();
         services.AddSingleton<IConfigCheck, BalancingConfigCheck>();

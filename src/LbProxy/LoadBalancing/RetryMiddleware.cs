@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using LbProxy.Forwarding;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
@@ -10,8 +11,8 @@ namespace LbProxy.LoadBalancing;
 /// Safe retries, placed before YARP's load balancing so that every attempt is balanced anew over the
 /// destinations not yet tried: for ConsistentHash that is the runner-up for the key, for the others the next
 /// pick. Only a request without a body, of a retryable method, whose forward failed before any response byte
-/// reached the client (connection refused or reset, timeout before the response headers) is retried, within
-/// the cluster's retry budget. Each attempt passes through passive health, which sees every failure.
+/// reached the client (connection refused or reset, timeout before the response headers) is retried; within
+/// the cluster's retry budget unless the connection failed before anything was sent. Each attempt passes through passive health, which sees every failure.
 /// </summary>
 internal sealed partial class RetryMiddleware
 {
@@ -39,10 +40,23 @@ internal sealed partial class RetryMiddleware
         var options = _options.CurrentValue;
         if (!options.Enabled || options.MaxAttempts <= 1 || !_methods.Contains(context.Request.Method) || HasBody(context))
         {
-            return _next(context);
+            return _logger.IsEnabled(LogLevel.Debug) ? InvokeNotRetryableAsync(context, options) : _next(context);
         }
 
         return InvokeWithRetriesAsync(context, options);
+    }
+
+    /// <summary>At Debug: a request that is never retried says why, when its forward failed.</summary>
+    private async Task InvokeNotRetryableAsync(HttpContext context, RetryOptions options)
+    {
+        await _next(context);
+        if (_logger.IsEnabled(LogLevel.Debug) && context.Features.Get<IForwarderErrorFeature>() is not null)
+        {
+            var why = !options.Enabled || options.MaxAttempts <= 1 ? "retries are off"
+                : HasBody(context) ? "it has a body" : "its method is not retried";
+            var cluster = ClusterOf(context);
+            LogNotRetried(_logger, cluster, 1, why);
+        }
     }
 
     private async Task InvokeWithRetriesAsync(HttpContext context, RetryOptions options)
@@ -65,6 +79,13 @@ internal sealed partial class RetryMiddleware
 
             if (!failed || attempt >= options.MaxAttempts || proxy.ProxiedDestination is not { } failedDestination)
             {
+                if (_logger.IsEnabled(LogLevel.Debug) && context.Features.Get<IForwarderErrorFeature>() is not null)
+                {
+                    LogNotRetried(_logger, clusterId, attempt, failed
+                        ? $"it was the last of {options.MaxAttempts} attempts"
+                        : "the failure came after the response had started, or the client left");
+                }
+
                 return;
             }
 
@@ -75,22 +96,31 @@ internal sealed partial class RetryMiddleware
                 // Every destination was tried and none answered: say so the way YARP says "none available", so
                 // the client gets the cluster's 503 with Retry-After rather than a bare 502.
                 _metrics.Record(clusterId, RetryMetrics.NoDestination);
+                LogNotRetried(_logger, clusterId, attempt, "no untried destination is left");
                 proxy.AvailableDestinations = remaining;
                 return;
             }
 
-            if (!budget.TryTakeRetry(options.BudgetPercent, options.MinRetriesPerSecond))
+            // A connection that failed before anything was sent cost the origin nothing: retrying it elsewhere is
+            // no storm, so only retries of requests an origin may have seen (resets after sending, timeouts)
+            // are bounded by the budget.
+            var nothingSent = UpstreamFailure.NothingSent(context.Features.Get<IForwarderErrorFeature>());
+            if (!nothingSent && !budget.TryTakeRetry(options.BudgetPercent, options.MinRetriesPerSecond))
             {
                 _metrics.Record(clusterId, RetryMetrics.BudgetExhausted);
+                LogNotRetried(_logger, clusterId, attempt, "the retry budget is spent");
                 LogBudgetExhausted(_logger, clusterId);
                 return;
             }
 
-            LogRetrying(_logger, clusterId, failedDestination.DestinationId, attempt + 1);
+            LogRetrying(_logger, clusterId, failedDestination.DestinationId, attempt + 1,
+                nothingSent ? "nothing was sent, outside the budget" : "within the budget");
             ResetForRetry(context);
             proxy.AvailableDestinations = remaining;
         }
     }
+
+    private static string ClusterOf(HttpContext context) => context.GetReverseProxyFeature().Cluster?.Config.ClusterId ?? string.Empty;
 
     private static bool FailedBeforeResponse(HttpContext context) =>
         !context.Response.HasStarted
@@ -125,8 +155,12 @@ internal sealed partial class RetryMiddleware
     private static FrozenSet<string> MethodsOf(RetryOptions options) =>
         (options.Methods.Length > 0 ? options.Methods : RetryOptions.DefaultMethods).ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
-    [LoggerMessage(EventId = LogEvents.Retrying, Level = LogLevel.Debug, Message = "Retrying a request of cluster {Cluster}: {Destination} failed before responding; attempt {Attempt}")]
-    private static partial void LogRetrying(ILogger logger, string cluster, string destination, int attempt);
+    [LoggerMessage(EventId = LogEvents.ProxyRetrying, Level = LogLevel.Debug,
+        Message = "Retrying a request of cluster {Cluster}: destination {Destination} failed before responding; attempt {Attempt} on an untried destination, {Why}")]
+    private static partial void LogRetrying(ILogger logger, string cluster, string destination, int attempt, string why);
+
+    [LoggerMessage(EventId = LogEvents.ProxyNotRetried, Level = LogLevel.Debug, Message = "Not retrying a request of cluster {Cluster} after attempt {Attempt}: {Why}")]
+    private static partial void LogNotRetried(ILogger logger, string cluster, int attempt, string why);
 
     [LoggerMessage(EventId = LogEvents.RetryBudgetExhausted, Level = LogLevel.Warning, Message = "Retry budget of cluster {Cluster} is spent; failed forwards are not retried for now")]
     private static partial void LogBudgetExhausted(ILogger logger, string cluster);

@@ -11,12 +11,17 @@ internal static class LoggingExtensions
 
     /// <summary>
     /// Serilog to the console with one level switch, which the loglevel endpoint and SIGUSR1/SIGUSR2 move at
-    /// runtime. Framework and YARP per-request chatter is held at Warning: at an edge it would drown everything.
+    /// runtime. Framework and YARP per-request chatter is held at Warning: at an edge it would drown everything;
+    /// YARP's follows the switch once it is at Debug.
     /// </summary>
     public static WebApplicationBuilder AddLbProxyLogging(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(LoggingOptions.SectionName).Get<LoggingOptions>() ?? new LoggingOptions();
         var levelSwitch = new LoggingLevelSwitch(options.Level);
+        // YARP's own messages (its forwarder logs each request at Information) follow the switch down to Debug
+        // and below, where an operator asked for per-request detail, and stay at Warning above it.
+        var yarpSwitch = new LoggingLevelSwitch(YarpLevel(options.Level));
+        levelSwitch.MinimumLevelChanged += (_, changed) => yarpSwitch.MinimumLevel = YarpLevel(changed.NewLevel);
         // Framework sources log at Warning and above, or above the configured level when that is higher.
         var framework = (LogEventLevel)Math.Max((int)LogEventLevel.Warning, (int)options.Level);
         builder.Services.AddSingleton(levelSwitch);
@@ -27,12 +32,22 @@ internal static class LoggingExtensions
             .MinimumLevel.ControlledBy(levelSwitch)
             .MinimumLevel.Override("Microsoft", framework)
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", options.Level)
-            .MinimumLevel.Override("Yarp", framework)
+            .MinimumLevel.Override("Yarp", yarpSwitch)
             // Keys are never used (no cookies, no antiforgery); its "no XML encryptor" warning is noise.
             .MinimumLevel.Override("Microsoft.AspNetCore.DataProtection", (LogEventLevel)Math.Max((int)LogEventLevel.Error, (int)options.Level))
+            // ASP.NET Core starts an Activity and a log scope for every request whenever this category is enabled at
+            // any level, and the upstream HttpClient then replaces the traceparent it finds with one of its own. With no
+            // tracing configured no one reads them; the category itself only logs each request start and end
+            // (Information), which is never written here. Off, a request costs neither, and a client's trace context
+            // passes to the origin unchanged. Configured tracing (an ActivityListener) still gets its Activity.
+            .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off)
             .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture));
         return builder;
     }
+
+    /// <summary>YARP's minimum level for LbProxy's: the same at Debug and below, else Warning or above.</summary>
+    internal static LogEventLevel YarpLevel(LogEventLevel level) =>
+        level <= LogEventLevel.Debug ? level : (LogEventLevel)Math.Max((int)LogEventLevel.Warning, (int)level);
 }
 
 

@@ -109,12 +109,20 @@ public sealed class LoadBalancingTests
     }
 
     [Fact]
-    public async Task Retry_WhenEveryDestinationFails_StaysWithinTheBudget()
+    public async Task Retry_WhenEveryDestinationFailsAfterTheRequestWasSent_StaysWithinTheBudget()
     {
+        // Both origins take each request and drop the connection without an answer: they saw the request, so
+        // its retries are bounded by the budget (refused connections, which cost an origin nothing, are not).
+        await using var origins = await TestOrigins.StartAsync(2);
+        foreach (var origin in origins.All)
+        {
+            origin.Behavior.DropConnections = true;
+        }
+
         var config = new TestConfig()
             .Route("images", "images", "/images/{**path}")
             // Passive health off: it would take both out and turn the 502s into 503s, hiding the budget.
-            .Cluster("images", DeadDestinations(2), policy: "PowerOfTwoChoices",
+            .Cluster("images", origins.All, policy: "PowerOfTwoChoices",
                 healthCheck: new JsonObject { ["Passive"] = new JsonObject { ["Enabled"] = false } });
         await using var proxy = await TestProxy.StartAsync(config.ToJson(), "--LbProxy:Retry:MinRetriesPerSecond", "0");
 
@@ -132,6 +140,26 @@ public sealed class LoadBalancingTests
         Assert.Equal((int)sent, statuses.Count(s => s == HttpStatusCode.ServiceUnavailable));
         Assert.Equal(100 - (int)sent, statuses.Count(s => s == HttpStatusCode.BadGateway));
         Assert.True(scrape.Sum("lbproxy_proxy_retries_total", ("cluster", "images"), ("outcome", "budget_exhausted")) >= 80);
+    }
+
+    [Fact]
+    public async Task Retry_RefusedConnections_AreRetriedOutsideTheBudget()
+    {
+        var config = new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", DeadDestinations(2), policy: "PowerOfTwoChoices",
+                healthCheck: new JsonObject { ["Passive"] = new JsonObject { ["Enabled"] = false } });
+        await using var proxy = await TestProxy.StartAsync(config.ToJson(), "--LbProxy:Retry:MinRetriesPerSecond", "0");
+
+        for (var i = 0; i < 30; i++)
+        {
+            using var response = await proxy.Client.GetAsync($"/images/{i}.jpg");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode); // both tried, neither answered
+        }
+
+        var scrape = await MetricsScrape.TakeAsync(proxy.Client);
+        Assert.Equal(30, scrape.Sum("lbproxy_proxy_retries_total", ("cluster", "images"), ("outcome", "failed")));
+        Assert.Equal(0, scrape.Sum("lbproxy_proxy_retries_total", ("cluster", "images"), ("outcome", "budget_exhausted")));
     }
 
     [Fact]
@@ -184,8 +212,9 @@ public sealed class LoadBalancingTests
             .Cluster("images", DeadDestinations(2), policy: "ConsistentHash")
             .ToJson());
 
-        using var get = await proxy.Client.GetAsync("/images/a.jpg");
+        // The POST first: a GET's retries find both refusing, which takes both out.
         using var post = await proxy.Client.PostAsync("/images/a.jpg", new StringContent("x"));
+        using var get = await proxy.Client.GetAsync("/images/a.jpg");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, get.StatusCode);
         Assert.NotNull(get.Headers.RetryAfter);

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using LbProxy.Configuration;
 using LbProxy.SampleOrigin;
 using LbProxy.Tests.Infrastructure;
@@ -387,7 +388,9 @@ public sealed class MetricsTests
         .Route("images", "images", "/images/{**path}")
         .Route("dead", "dead", "/dead/{**path}")
         .Cluster("images", origins.All)
-        .Cluster("dead", [("nobody", LoopbackPorts.UnusedAddress())])
+        // Passive health off: a refused connection would take "nobody" out, and the 502s would become 503s.
+        .Cluster("dead", [("nobody", LoopbackPorts.UnusedAddress())],
+            healthCheck: new JsonObject { ["Passive"] = new JsonObject { ["Enabled"] = false } })
         .ToJson();
 
     /// <summary>Successes, a failed forward and a request no route matches, so every instrument has data.</summary>

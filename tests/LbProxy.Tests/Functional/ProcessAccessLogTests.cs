@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using LbProxy.SampleOrigin;
 using LbProxy.Tests.Infrastructure;
 
@@ -118,6 +119,51 @@ public sealed class ProcessAccessLogTests : IDisposable
         Assert.True(back >= 0, proxy.Output);
         await AssertNoDebugLineAfterAsync(proxy, client, back);
         Assert.False(proxy.HasExited);
+    }
+
+    [Fact]
+    public async Task Serve_AtDebug_AProxiedRequestLogsItsRouteClusterDestinationAndAttempts_AtInformationNothing()
+    {
+        await using var origins = await TestOrigins.StartAsync(1);
+        var config = Path.Combine(_directory.FullName, "yarp.json");
+        // a-refusing sorts first and stays in (passive health off): every request tries it, then origin-0.
+        File.WriteAllText(config, new TestConfig()
+            .Route("everything", "images", "/{**path}")
+            .Cluster("images", [("a-refusing", LoopbackPorts.UnusedAddress()), (origins[0].Id, origins[0].Address)], "FirstAlphabetical",
+                healthCheck: new JsonObject { ["Passive"] = new JsonObject { ["Enabled"] = false } })
+            .ToJson());
+        await using var proxy = await ProxyProcess.StartListeningAsync(_directory.FullName, null, Bound,
+            ["--config", config, "--urls", "http://127.0.0.1:0", "--LbProxy:Control:ShutdownGrace", "00:00:00"]);
+        using var client = Client(proxy);
+
+        // Information: the access line, nothing else about the request.
+        using (var atInformation = await client.GetAsync("/images/at-information.jpg"))
+        {
+            Assert.Equal(HttpStatusCode.OK, atInformation.StatusCode);
+        }
+
+        var informationLine = await proxy.WaitForLineAsync(l => l.Contains(" GET /images/at-information.jpg 200 ", StringComparison.Ordinal), Bound);
+        Assert.True(informationLine >= 0, proxy.Output);
+        Assert.DoesNotContain(proxy.StandardOutput, l => IsDebug(l) || l.Contains("origin-0", StringComparison.Ordinal)
+            || l.Contains("a-refusing", StringComparison.Ordinal) || l.Contains("INF] Yarp", StringComparison.Ordinal));
+
+        // Debug, through the endpoint: what the proxy decided, attempt by attempt, and YARP's own forwarder lines.
+        using var put = await client.PutAsync("/_lb/loglevel?level=Debug", null);
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        using (var atDebug = await client.GetAsync("/images/at-debug.jpg"))
+        {
+            Assert.Equal(HttpStatusCode.OK, atDebug.StatusCode);
+        }
+
+        var summary = await proxy.WaitForLineAsync(l => IsDebug(l) && l.Contains(
+            "Proxied GET /images/at-debug.jpg by route everything to cluster images: 200 from destination origin-0 after 2 attempt(s)",
+            StringComparison.Ordinal), Bound, informationLine);
+        Assert.True(summary > informationLine, proxy.Output);
+        var debug = proxy.StandardOutput.Skip(informationLine + 1).Take(summary - informationLine).ToList();
+        Assert.Contains(debug, l => IsDebug(l) && l.Contains("Attempt 1 of cluster images to destination a-refusing failed: Request, nothing was sent", StringComparison.Ordinal));
+        Assert.Contains(debug, l => IsDebug(l) && l.Contains("destination a-refusing failed before responding; attempt 2 on an untried destination, nothing was sent, outside the budget", StringComparison.Ordinal));
+        Assert.Contains(debug, l => IsDebug(l) && l.Contains("Attempt 2 of cluster images to destination origin-0: upstream answered 200", StringComparison.Ordinal));
+        Assert.Contains(debug, l => l.Contains("] Yarp.ReverseProxy.Forwarder.", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -117,6 +117,24 @@ public sealed class ProgramTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, healthz.StatusCode);
     }
 
+    [Fact]
+    public async Task Serve_DemoOriginPortTaken_ExitsOneWithOneLineNamingIt()
+    {
+        // Another program holds the demo origin's port, as a second demo would.
+        using var holder = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var taken = ((IPEndPoint)holder.LocalEndpoint).Port;
+        var shipped = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot.Path, "yarp.json"));
+        var path = Write("demo.json", shipped.Replace("127.0.0.1:8081", $"127.0.0.1:{taken}", StringComparison.Ordinal)
+            .Replace("127.0.0.1:8082", $"127.0.0.1:{LoopbackPorts.Unused()}", StringComparison.Ordinal));
+
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, "--config", path, "--urls", "http://127.0.0.1:0");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"cannot start: demo origin 'origin-a' cannot listen on http://127.0.0.1:{taken}", output);
+        Assert.DoesNotContain("Unhandled exception", output);
+    }
+
     public void Dispose() => _directory.Delete(recursive: true);
 
     private string Write(string name, string content)

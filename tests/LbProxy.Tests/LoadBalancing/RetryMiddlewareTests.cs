@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Net.Sockets;
 using LbProxy.LoadBalancing;
 using LbProxy.Metrics;
 using LbProxy.Tests.Infrastructure;
@@ -28,6 +29,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     private readonly Dictionary<string, ForwarderError> _failures = [];
     private readonly Dictionary<string, int> _statuses = [];
     private readonly List<string> _offered = [];
+    private Exception? _failureException;
 
     public RetryMiddlewareTests()
     {
@@ -189,6 +191,39 @@ public sealed class RetryMiddlewareTests : IDisposable
     }
 
     [Fact]
+    public async Task Invoke_ConnectionRefused_IsRetriedOutsideTheBudget()
+    {
+        // What YARP reports for a refused connection: the upstream client's error, of the connection phase.
+        _failureException = new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused (127.0.0.1:9)",
+            new SocketException((int)SocketError.ConnectionRefused));
+        var context = FailingFirst("GET");
+
+        await Middleware(o => (o.BudgetPercent, o.MinRetriesPerSecond) = (0, 0)).Invoke(context);
+
+        Assert.Equal(2, _offered.Count);
+        Assert.Equal(StatusCodes.Status200OK, context.Response.StatusCode);
+        Assert.Equal(1, Retries(RetryMetrics.Succeeded));
+        Assert.Equal(0, Retries(RetryMetrics.BudgetExhausted));
+    }
+
+    [Theory]
+    [InlineData(HttpRequestError.ResponseEnded)]
+    [InlineData(HttpRequestError.InvalidResponse)]
+    [InlineData(HttpRequestError.Unknown)]
+    public async Task Invoke_FailureAfterTheRequestWasSent_StaysWithinTheBudget(HttpRequestError phase)
+    {
+        // The origin may have seen these: a reset inside a SocketException, but after the connect.
+        _failureException = new HttpRequestException(phase, "The response ended prematurely.",
+            new IOException("reset", new SocketException((int)SocketError.ConnectionReset)));
+        var context = FailingFirst("GET");
+
+        await Middleware(o => (o.BudgetPercent, o.MinRetriesPerSecond) = (0, 0)).Invoke(context);
+
+        AssertNotRetried(context);
+        Assert.Equal(1, Retries(RetryMetrics.BudgetExhausted));
+    }
+
+    [Fact]
     public async Task Invoke_OnlyDestinationFails_NoneIsLeftAvailableAndItIsCountedAsNoDestination()
     {
         _failures["origin-0"] = ForwarderError.Request;
@@ -298,7 +333,7 @@ public sealed class RetryMiddlewareTests : IDisposable
         {
             context.Response.StatusCode = StatusCodes.Status502BadGateway;
             context.Response.Headers[FailedAttemptHeader] = destination.DestinationId;
-            context.Features.Set<IForwarderErrorFeature>(new FakeForwarderErrorFeature(error));
+            context.Features.Set<IForwarderErrorFeature>(new FakeForwarderErrorFeature(error, _failureException));
         }
         else
         {

@@ -6,11 +6,12 @@ Prints: cold start time (process start -> first proxied 200), time to apply a on
 reloads (p50/p99 and their ratio, measured in the same run). Everything runs on 127.0.0.1; every
 loop is bounded in count and time; only processes started here are stopped, by pid.
 
-    dotnet build -c Release LbProxy.sln && python3 tests/bench/reload-scale.py [--routes 10000 --clusters 1000]
+    python3 bench/bench.py scale [--routes 10000 --clusters 1000]     (publishes LbProxy, then runs this)
+    python3 bench/reload_scale.py --dll PATH/LbProxy.dll [--routes 10000 --clusters 1000]
 """
 import argparse, http.client, json, os, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DLL = os.path.join(ROOT, "src", "LbProxy", "bin", "Release", "net10.0", "LbProxy.dll")
 
 
@@ -59,13 +60,13 @@ def wait_status(port, path, want, limit_s):
     raise SystemExit(f"timeout waiting for {want} on {path}")
 
 
-def latency_run(port, seconds, max_requests=200_000):
+def latency_run(port, seconds, routes, max_requests=200_000):
     holder, samples, errors = [None], [], 0
     end = time.monotonic() + seconds
     i = 0
     while time.monotonic() < end and i < max_requests:
         t0 = time.perf_counter()
-        status = get(holder, port, f"/img/{i % 1000}/a.jpg")
+        status = get(holder, port, f"/img/{i % min(routes, 1000)}/a.jpg")
         samples.append((time.perf_counter() - t0) * 1000)
         errors += status != 200
         i += 1
@@ -82,9 +83,11 @@ def main():
     ap.add_argument("--routes", type=int, default=10_000)
     ap.add_argument("--clusters", type=int, default=1_000)
     ap.add_argument("--reloads", type=int, default=5)
+    ap.add_argument("--dll", default=DLL, help="the LbProxy.dll to run (default: the Release build of the solution)")
     args = ap.parse_args()
-    if not os.path.exists(DLL):
-        sys.exit(f"build first: dotnet build -c Release {ROOT}/LbProxy.sln")
+    dll = args.dll
+    if not os.path.exists(dll):
+        sys.exit(f"no {dll}: build first (dotnet build -c Release {ROOT}/LbProxy.sln) or use bench/bench.py scale")
 
     work = tempfile.mkdtemp(prefix="lbproxy-reload-bench-")
     procs = []
@@ -92,7 +95,7 @@ def main():
         origins = []
         for name in ("a", "b"):
             port = free_port()
-            procs.append(subprocess.Popen(["dotnet", DLL, "origin", "--urls", f"http://127.0.0.1:{port}", "--id", name],
+            procs.append(subprocess.Popen(["dotnet", dll, "origin", "--urls", f"http://127.0.0.1:{port}", "--id", name],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             origins.append(f"http://127.0.0.1:{port}/")
         for o in origins:
@@ -104,24 +107,24 @@ def main():
         size_mb = os.path.getsize(path) / 1e6
         port = free_port()
         t0 = time.monotonic()
-        proxy = subprocess.Popen(["dotnet", DLL, "--config", path, "--urls", f"http://127.0.0.1:{port}"],
+        proxy = subprocess.Popen(["dotnet", dll, "--config", path, "--urls", f"http://127.0.0.1:{port}"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(proxy)
         wait_status(port, "/img/9/a.jpg", 200, 120)
         cold = time.monotonic() - t0
 
-        latency_run(port, 8)  # JIT warm-up, not measured
+        latency_run(port, 8, args.routes)  # JIT warm-up, not measured
 
         # Rounds interleave an idle window and a reload window, so machine drift hits both alike.
         base, base_err = [], 0
         applies, during, during_err = [], [], 0
         for n in range(args.reloads):
-            samples, errors = latency_run(port, 3)
+            samples, errors = latency_run(port, 3, args.routes)
             base += samples
             base_err += errors
             route = f"/new{n}"
             result = {}
-            t = threading.Thread(target=lambda: result.update(zip(("s", "e"), latency_run(port, 4))))
+            t = threading.Thread(target=lambda: result.update(zip(("s", "e"), latency_run(port, 4, args.routes))))
             t.start()
             time.sleep(0.5)
             with open(path + ".tmp", "w") as f:

@@ -8,9 +8,9 @@
 # dotnet_gc_heap_total_allocated_bytes_total and dotnet_process_cpu_time_seconds_total, with the
 # idle rate over the same wall time subtracted). Every loop is bounded; it stops only what it started.
 #
-# Usage: bash tests/bench/scrape-cost.sh [SCRAPES]    (default 500; needs dotnet, curl, python3)
+# Usage: bash bench/scrape-cost.sh [SCRAPES]    (default 500; needs dotnet, curl, python3)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 SCRAPES=${1:-500}
 ORIGINS=5
 PER_CLUSTER=10

@@ -1,0 +1,35 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+/// <summary>
+/// Answers each TCP connection on 127.0.0.1:$BENCH_ALLOC_PORT with one line, the process's managed bytes allocated
+/// since start (<see cref="GC.GetTotalAllocatedBytes(bool)"/>), then closes it. It runs beside the app, not through
+/// its HTTP pipeline, so the same figure is read the same way from LbProxy and from bare YARP, and reading it is
+/// neither a request of the app nor a significant allocation of its own.
+/// </summary>
+internal static class StartupHook
+{
+    public static void Initialize()
+    {
+        if (!int.TryParse(Environment.GetEnvironmentVariable("BENCH_ALLOC_PORT"), out var port))
+        {
+            return;
+        }
+        var listener = new TcpListener(IPAddress.Loopback, port);
+        listener.Start();
+        var thread = new Thread(() => Serve(listener)) { IsBackground = true, Name = "bench-alloc-probe" };
+        thread.Start();
+    }
+
+    private static void Serve(TcpListener listener)
+    {
+        while (true)
+        {
+            using var client = listener.AcceptSocket();
+            var line = GC.GetTotalAllocatedBytes(precise: true).ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n";
+            client.Send(Encoding.ASCII.GetBytes(line));
+            client.Shutdown(SocketShutdown.Both);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using System.Net.Sockets;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace LbProxy.Forwarding;
+
+/// <summary>What a failed forward cost the destination: whether any byte of the request reached it.</summary>
+internal static class UpstreamFailure
+{
+    /// <summary>
+    /// True when the forward failed while the connection to the destination was being made: refused, reset
+    /// during the connect, no address, or a failed TLS handshake. YARP reports these as
+    /// <see cref="ForwarderError.Request"/> with the <see cref="HttpRequestException"/> of the upstream client,
+    /// whose <see cref="HttpRequestException.HttpRequestError"/> names the connection phase (with the
+    /// <see cref="SocketException"/> inside). Not a failure after the request was sent (a reset or an early end
+    /// of the response, a timeout): the origin may have seen and worked on those.
+    /// </summary>
+    public static bool NothingSent(IForwarderErrorFeature? error)
+    {
+        if (error is not { Error: ForwarderError.Request })
+        {
+            return false;
+        }
+
+        for (var exception = error.Exception; exception is not null; exception = exception.InnerException)
+        {
+            switch (exception)
+            {
+                case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError }:
+                    return true;
+                case HttpRequestException { HttpRequestError: not HttpRequestError.Unknown }:
+                    return false; // the upstream client says which phase failed, and it was a later one
+                case SocketException { SocketErrorCode: SocketError.ConnectionRefused }:
+                    return true;
+            }
+        }
+
+        return false;
+    }
+}
