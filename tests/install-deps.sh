@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the programs the tests use, when missing. Nothing to install is not an error.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 missing=()
 # (programs are added here as tests come to need them)
 # promtool lints the /metrics exposition (Functional/MetricsTests); Debian ships it in the prometheus package.
@@ -11,8 +12,20 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 { command -v h2load && command -v nghttp; } >/dev/null 2>&1 || missing+=(nghttp2-client)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The browser test (Functional/LiveUiBrowserTests) drives Debian's Chromium through playwright-core.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# playwright-core needs Node.js 20 or later; Debian 12's own nodejs is 18, so it is not installed from here.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "the browser tests need Node.js 20 or later (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+# The npm package, exactly as the committed lockfile says; it downloads no browser.
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -1,5 +1,7 @@
 using System.Collections.Frozen;
 using LbProxy.Edge;
+using Microsoft.AspNetCore.Http.Extensions;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -17,7 +19,14 @@ internal sealed partial class ControlPlaneMiddleware
     private readonly bool _metricsRequireToken;
     private readonly FrozenDictionary<string, ControlEndpoint>.AlternateLookup<ReadOnlySpan<char>> _endpoints;
     private readonly ControlAccess _access;
+    private const string TokenParameter = "token";
+
+    private const string LivePagePolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+
     private readonly ILogger<ControlPlaneMiddleware> _logger;
+    private readonly string _uiPath;
+    private readonly string _unauthorizedPageText;
 
     public ControlPlaneMiddleware(
         RequestDelegate next,
@@ -34,6 +43,8 @@ internal sealed partial class ControlPlaneMiddleware
             .GetAlternateLookup<ReadOnlySpan<char>>();
         _access = access;
         _logger = logger;
+        _uiPath = _prefix + "/ui";
+        _unauthorizedPageText = $"401: open {_uiPath}?token=... once; the page then keeps a cookie\n";
     }
 
     public Task Invoke(HttpContext context)
@@ -76,13 +87,99 @@ internal sealed partial class ControlPlaneMiddleware
             return Task.CompletedTask;
         }
 
-        if (endpoint.RequiresToken && !_access.IsAllowed(context))
+        if (endpoint.Access == ControlEndpointAccess.TokenOrUiCookie)
+        {
+            return LivePageRequest(context, path, endpoint);
+        }
+
+        if (endpoint.Access == ControlEndpointAccess.Token && !_access.IsAllowed(context))
         {
             return RefuseUnauthorized(context, path);
         }
 
         LogAnswered(_logger, endpoint.Name, context.Request.Method);
         return endpoint.Handler(context);
+    }
+
+    /// <summary>
+    /// The live page's endpoints: strict headers on every answer, the token given once as <c>?token=</c> exchanged
+    /// for the cookie and a redirect to the same path without it (out of the address bar and the history), then
+    /// the token rule or the cookie.
+    /// </summary>
+    private Task LivePageRequest(HttpContext context, string path, ControlEndpoint endpoint)
+    {
+        var response = context.Response;
+        var headers = response.Headers;
+        headers.ContentSecurityPolicy = LivePagePolicy;
+        headers.XContentTypeOptions = "nosniff";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers["Cross-Origin-Opener-Policy"] = "same-origin";
+        headers["Cross-Origin-Resource-Policy"] = "same-origin";
+        if (context.Request.Query.TryGetValue(TokenParameter, out var token))
+        {
+            RedactToken(context);
+            if (_access.IsToken(token.ToString()) || (_access.UiCookieValue is null && _access.IsAllowed(context)))
+            {
+                LogAnswered(_logger, endpoint.Name, context.Request.Method);
+                if (_access.UiCookieValue is { } cookie)
+                {
+                    response.Cookies.Append(ControlAccess.UiCookieName, cookie, new CookieOptions
+                    {
+                        Path = _uiPath,
+                        HttpOnly = true,
+                        SameSite = Microsoft.AspNetCore.Http.SameSiteMode.Strict,
+                        Secure = context.Request.IsHttps,
+                        IsEssential = true,
+                    });
+                }
+
+                response.StatusCode = StatusCodes.Status303SeeOther;
+                headers.Location = path;
+                return Task.CompletedTask;
+            }
+
+            return RefuseUnauthorizedPage(context, path);
+        }
+
+        if (!_access.IsAllowedForUi(context))
+        {
+            return RefuseUnauthorizedPage(context, path);
+        }
+
+        LogAnswered(_logger, endpoint.Name, context.Request.Method);
+        return endpoint.Handler(context);
+    }
+
+    /// <summary>
+    /// The token must never reach the access log, even with control paths logged: the line is written from the
+    /// request's target after the answer, so the target is rewritten now.
+    /// </summary>
+    private static void RedactToken(HttpContext context)
+    {
+        var request = context.Request;
+        var query = new QueryBuilder();
+        foreach (var (key, values) in request.Query)
+        {
+            foreach (var value in values)
+            {
+                query.Add(key, key == TokenParameter ? "redacted" : value ?? "");
+            }
+        }
+
+        request.QueryString = query.ToQueryString();
+        if (context.Features.Get<IHttpRequestFeature>() is { } feature)
+        {
+            feature.RawTarget = request.PathBase.Value + request.Path.Value + request.QueryString.Value;
+        }
+    }
+
+    private Task RefuseUnauthorizedPage(HttpContext context, string path)
+    {
+        // A short body: a browser shows an error page of its own for an empty 401. Still no detail.
+        LogRefused(_logger, path, StatusCodes.Status401Unauthorized);
+        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(_unauthorizedPageText);
     }
 
     private Task RefuseUnauthorized(HttpContext context, string path)

@@ -16,7 +16,8 @@ internal sealed record StatusReport(
     ConfigStatus Config,
     IReadOnlyList<ClusterStatus> Clusters,
     AccessLogStatus AccessLog,
-    IReadOnlyList<CertificateDescription> Certificates)
+    IReadOnlyList<CertificateDescription> Certificates,
+    WatchdogStatus Watchdog)
 {
     public static StatusReport Capture(
         string version,
@@ -25,7 +26,8 @@ internal sealed record StatusReport(
         ConfigState config,
         IProxyStateLookup proxyState,
         AccessLogReport accessLog,
-        TlsCertificateStage tls)
+        TlsCertificateStage tls,
+        LivePage page)
     {
         var clusters = new List<ClusterStatus>();
         foreach (var cluster in proxyState.GetClusters().OrderBy(static c => c.ClusterId, StringComparer.Ordinal))
@@ -41,7 +43,8 @@ internal sealed record StatusReport(
                     available?.Contains(destination) ?? false,
                     destination.Health.Active.ToString(),
                     destination.Health.Passive.ToString(),
-                    destination.ConcurrentRequestCount));
+                    destination.ConcurrentRequestCount,
+                    page.RequestsOf(destination)));
                 inFlight += destination.ConcurrentRequestCount;
             }
 
@@ -57,12 +60,16 @@ internal sealed record StatusReport(
             config.Current,
             clusters,
             accessLog.Capture(),
-            [.. tls.Served.Select(static s => s.Description).OrderBy(static d => d.Endpoint, StringComparer.Ordinal).ThenBy(static d => d.Sni, StringComparer.Ordinal)]);
+            [.. tls.Served.Select(static s => s.Description).OrderBy(static d => d.Endpoint, StringComparer.Ordinal).ThenBy(static d => d.Sni, StringComparer.Ordinal)],
+            page.Watchdog);
     }
 }
 
 /// <summary>One cluster in <c>/_lb/status</c>: its destinations and the requests in flight to it.</summary>
 internal sealed record ClusterStatus(string Id, int InFlight, IReadOnlyList<DestinationStatus> Destinations);
 
-/// <summary>One destination in <c>/_lb/status</c>: address, health as the active and passive checks see it, and requests in flight.</summary>
-internal sealed record DestinationStatus(string Id, string Address, bool Available, string ActiveHealth, string PassiveHealth, int InFlight);
+/// <summary>
+/// One destination in <c>/_lb/status</c>: address, health as the active and passive checks see it, requests in
+/// flight, and proxied requests it completed since start.
+/// </summary>
+internal sealed record DestinationStatus(string Id, string Address, bool Available, string ActiveHealth, string PassiveHealth, int InFlight, long Requests);

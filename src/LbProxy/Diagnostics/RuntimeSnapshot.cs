@@ -2,7 +2,8 @@ namespace LbProxy.Diagnostics;
 
 /// <summary>
 /// The .NET counterparts of what gave the story's leak away in Go (goroutine counts, CPU), read at one moment:
-/// active timers, thread-pool threads and queue, GC, memory and CPU time.
+/// active timers, thread-pool threads and queue, GC, memory and CPU time; with the sampler's newest sample
+/// (CPU, requests, latency, connections) and the leak watchdog's state.
 /// </summary>
 internal sealed record RuntimeSnapshot(
     DateTimeOffset At,
@@ -10,9 +11,11 @@ internal sealed record RuntimeSnapshot(
     long ActiveTimers,
     ThreadPoolSnapshot ThreadPool,
     GcSnapshot Gc,
-    ProcessSnapshot Process)
+    ProcessSnapshot Process,
+    LatestSample? Latest,
+    WatchdogStatus Watchdog)
 {
-    public static RuntimeSnapshot Capture(TimeProvider time, ProcessUptime uptime)
+    public static RuntimeSnapshot Capture(TimeProvider time, ProcessUptime uptime, LivePage page)
     {
         var memory = GC.GetGCMemoryInfo();
         var generations = memory.GenerationInfo;
@@ -44,7 +47,9 @@ internal sealed record RuntimeSnapshot(
                 cpu.TotalTime.TotalSeconds,
                 cpu.UserTime.TotalSeconds,
                 cpu.PrivilegedTime.TotalSeconds,
-                Environment.ProcessorCount));
+                Environment.ProcessorCount),
+            page.Latest(),
+            page.Watchdog);
     }
 }
 

@@ -7,6 +7,7 @@ namespace LbProxy.Forwarding;
 /// <summary>YARP's client factory with the edge timeouts of <see cref="ForwardingOptions"/>.</summary>
 internal sealed class EdgeForwarderHttpClientFactory(
     IOptionsMonitor<ForwardingOptions> options,
+    UpstreamConnections upstream,
     ILogger<ForwarderHttpClientFactory> logger) : ForwarderHttpClientFactory(logger)
 {
     /// <summary>A client is reused only if it was built with the connection settings in force now.</summary>
@@ -28,5 +29,6 @@ internal sealed class EdgeForwarderHttpClientFactory(
         // byte 0x80-0xFF goes upstream unchanged instead of failing the forward (HttpClient refuses non-ASCII: a 502).
         // A cluster's own HttpClient:RequestHeaderEncoding still wins.
         handler.RequestHeaderEncodingSelector ??= static (_, _) => Encoding.Latin1;
+        handler.ConnectCallback = upstream.ConnectAsync; // counts connections; a per-cluster callback must chain through it
     }
 }

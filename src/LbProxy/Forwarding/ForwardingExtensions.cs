@@ -10,6 +10,7 @@ internal static class ForwardingExtensions
     public static IServiceCollection AddLbProxyForwarding(this IServiceCollection services)
     {
         services.AddLbProxyOptions<ForwardingOptions, ForwardingOptionsValidator>(ForwardingOptions.SectionName);
+        services.AddSingleton<UpstreamConnections>();
         services.AddReverseProxy().AddConfigFilter<EdgeDefaultsConfigFilter>();
         services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, EdgeForwarderHttpClientFactory>());
         return services;

@@ -39,4 +39,5 @@ internal static class MetricTags
     public const string Reason = "reason";
     public const string Sni = "sni";
     public const string Endpoint = "endpoint";
+    public const string Resource = "resource";
 }

@@ -15,6 +15,7 @@ internal static class MetricsExtensions
     public static IServiceCollection AddLbProxyMetrics(this IServiceCollection services)
     {
         services.AddSingleton<ProxyMetrics>();
+        services.AddSingleton<LiveTraffic>();
         services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<ProxyMetrics>());
         services.AddSingleton<DestinationMetrics>();
         services.AddSingleton<ConfigMetrics>();

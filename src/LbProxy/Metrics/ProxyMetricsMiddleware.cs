@@ -6,15 +6,15 @@ namespace LbProxy.Metrics;
 /// <summary>
 /// The first stage of YARP's proxy pipeline: it sees every request a route matched, whatever happens after it
 /// (session affinity, load balancing, no healthy destination, forwarding), and records it once the response is
-/// complete. Built once with the pipeline; per request it takes two timestamps and builds stack-only tags.
+/// complete. Built once with the pipeline; per request it takes two timestamps, bumps the live counts that the
+/// runtime sampler and the leak watchdog read (always, exporter or not), and builds stack-only tags.
 /// </summary>
-internal sealed class ProxyMetricsMiddleware(RequestDelegate next, ProxyMetrics metrics, TimeProvider time)
+internal sealed class ProxyMetricsMiddleware(RequestDelegate next, ProxyMetrics metrics, LiveTraffic live, TimeProvider time)
 {
-    public Task Invoke(HttpContext context) => metrics.Enabled ? InvokeMeasuredAsync(context) : next(context);
-
-    private async Task InvokeMeasuredAsync(HttpContext context)
+    public async Task Invoke(HttpContext context)
     {
         var start = time.GetTimestamp();
+        live.Started();
         try
         {
             await next(context);
@@ -33,7 +33,8 @@ internal sealed class ProxyMetricsMiddleware(RequestDelegate next, ProxyMetrics 
     {
         var end = time.GetTimestamp();
         var proxy = context.Features.Get<IReverseProxyFeature>();
-        if (proxy is null)
+        live.Finished(statusCode, end - start, proxy?.ProxiedDestination);
+        if (proxy is null || !metrics.Enabled)
         {
             return;
         }

@@ -111,7 +111,7 @@ public sealed class ProxyMetricsMiddlewareTests : IDisposable
         _services.Dispose();
     }
 
-    private ProxyMetricsMiddleware Middleware(RequestDelegate next) => new(next, _metrics, _time);
+    private ProxyMetricsMiddleware Middleware(RequestDelegate next) => new(next, _metrics, new LiveTraffic(), _time);
 
     private static DefaultHttpContext Routed(string routeId, string clusterId)
     {

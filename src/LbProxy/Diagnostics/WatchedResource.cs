@@ -1,0 +1,43 @@
+namespace LbProxy.Diagnostics;
+
+/// <summary>
+/// What the leak watchdog watches. The names (<see cref="WatchedResources.Name"/>) are a contract: the
+/// <c>resource</c> tag of <c>lbproxy_watchdog_suspect</c>, which alert rules match on.
+/// </summary>
+internal enum WatchedResource
+{
+    Timers,
+    ThreadPoolThreads,
+    ThreadPoolQueue,
+    Connections,
+    WorkingSet,
+}
+
+internal static class WatchedResources
+{
+    public const int Count = 5;
+
+    private static readonly string[] _names = ["timers", "threadpool_threads", "threadpool_queue", "connections", "working_set"];
+
+    public static string Name(WatchedResource resource) => _names[(int)resource];
+
+    /// <summary>
+    /// How long the resource may outlive the load that made it, in seconds: a timer of a request (30 s), an idle
+    /// pool thread (the pool retires them after 20 s), a queued item, a kept-alive client connection (the edge
+    /// 75 s keep-alive, plus upstream pool idling), the working set the GC keeps after a burst.
+    /// </summary>
+    public static double LagSeconds(WatchedResource resource) => resource switch
+    {
+        WatchedResource.Timers => 30,
+        WatchedResource.ThreadPoolThreads => 60,
+        WatchedResource.ThreadPoolQueue => 10,
+        WatchedResource.Connections => 85,
+        _ => 300,
+    };
+
+    /// <summary>Working set: the minimum over this many seconds, which removes the gen0 sawtooth.</summary>
+    public static double FloorSeconds(WatchedResource resource) => resource == WatchedResource.WorkingSet ? 30 : 0;
+
+    /// <summary>The runtime rarely gives memory back to the OS promptly: "back at idle" is not asked of the working set.</summary>
+    public static bool IdleCheck(WatchedResource resource) => resource != WatchedResource.WorkingSet;
+}

@@ -1,0 +1,220 @@
+using System.Diagnostics.Metrics;
+using LbProxy.Diagnostics;
+using LbProxy.Tests.Infrastructure;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace LbProxy.Tests.Diagnostics;
+
+/// <summary>
+/// The leak model on synthetic processes (<see cref="SyntheticProcess"/>), on the default options, several seeds
+/// each: the story's leak is flagged within 10,000 requests at steady and at ramping load, a leak of one timer per
+/// 100 requests is flagged later, and healthy traffic, a burst and a reload storm raise nothing.
+/// </summary>
+public sealed class LeakWatchdogTests
+{
+    private static readonly int[] _seeds = [1, 2, 3, 4, 5];
+
+    public static TheoryData<int> Seeds => [.. _seeds];
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Observe_OneTimerPerRequestAtSteadyLoad_SuspectsTimersWithin10000Requests(int seed)
+    {
+        using var harness = new Harness(seed);
+        harness.Run(60);
+        var armedAt = harness.Process.Completed;
+        harness.Process.TimersLeakedPerRequest = 1;
+
+        var flaggedAt = harness.RunUntilSuspect(WatchedResource.Timers, maxSeconds: 300);
+
+        Assert.NotNull(flaggedAt);
+        Assert.InRange(flaggedAt.Value - armedAt, 1, 10_000);
+        Assert.Equal(1, harness.WarningsFor("timers"));
+        Assert.Equal(1, harness.GaugeOf("timers"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Observe_OneTimerPerRequestOnARampingLoad_SuspectsTimersWithin10000Requests(int seed)
+    {
+        using var harness = new Harness(seed) { Process = { Rps = 50 } };
+        harness.Run(60);
+        var armedAt = harness.Process.Completed;
+        harness.Process.TimersLeakedPerRequest = 1;
+
+        // 50 → 300 rps over the next minutes, as the leak rides on it.
+        var flaggedAt = harness.RunUntilSuspect(WatchedResource.Timers, maxSeconds: 300, ramp: p => p.Rps = Math.Min(300, p.Rps + 5));
+
+        Assert.NotNull(flaggedAt);
+        Assert.InRange(flaggedAt.Value - armedAt, 1, 10_000);
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Observe_OneTimerPer100Requests_SuspectsTimersLater(int seed)
+    {
+        using var harness = new Harness(seed);
+        harness.Run(60);
+        var armedAt = harness.Process.Completed;
+        harness.Process.TimersLeakedPerRequest = 0.01;
+
+        var flaggedAt = harness.RunUntilSuspect(WatchedResource.Timers, maxSeconds: 600);
+
+        Assert.NotNull(flaggedAt);
+        Assert.InRange(flaggedAt.Value - armedAt, 1, 60_000);
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Observe_HealthySteadyTrafficBurstAndReloadStorm_SuspectsNothing(int seed)
+    {
+        using var harness = new Harness(seed);
+        harness.RunHealthy(120);
+        harness.Process.ExtraInFlight = 2000; // 2,000 concurrent slow requests for 4 s
+        harness.RunHealthy(4);
+        harness.Process.ExtraInFlight = 0;
+        harness.RunHealthy(60);
+        for (var i = 0; i < 30; i++)
+        {
+            // 200 reloads in 60 s
+            harness.Process.Reload();
+            harness.Process.Reload();
+            harness.Process.Reload();
+            harness.Process.Reload();
+            harness.Process.Reload();
+            harness.Process.Reload();
+            harness.Process.Reload();
+            harness.RunHealthy(2);
+        }
+
+        harness.RunHealthy(300);
+
+        Assert.False(harness.Watchdog.WarmingUp);
+        Assert.Equal(0, harness.Warnings);
+        Assert.All(Enum.GetValues<WatchedResource>(), r => Assert.Equal(0, harness.GaugeOf(WatchedResources.Name(r))));
+    }
+
+    [Fact]
+    public void Observe_LeakEndsAndCountReturns_ClearsOnceAndLogsIt()
+    {
+        using var harness = new Harness(7);
+        harness.Run(60);
+        harness.Process.TimersLeakedPerRequest = 1;
+        Assert.NotNull(harness.RunUntilSuspect(WatchedResource.Timers, maxSeconds: 300));
+        harness.Process.TimersLeakedPerRequest = 0;
+        harness.Process.FreeLeak();
+
+        harness.Run(60);
+
+        Assert.False(harness.Watchdog.IsSuspect(WatchedResource.Timers));
+        Assert.Equal(0, harness.GaugeOf("timers"));
+        Assert.Equal(1, harness.WarningsFor("timers"));
+        Assert.Single(harness.Logs.GetSnapshot(), r => r.Id.Id == LogEvents.LeakCleared);
+        Assert.Equal(1, harness.Watchdog.Status().Resources[(int)WatchedResource.Timers].Episodes);
+    }
+
+    [Fact]
+    public void Observe_Disabled_SuspectsNothingEvenWithTheLeak()
+    {
+        using var harness = new Harness(8, o => o.Enabled = false);
+        harness.Run(60);
+        harness.Process.TimersLeakedPerRequest = 1;
+
+        Assert.Null(harness.RunUntilSuspect(WatchedResource.Timers, maxSeconds: 200));
+        Assert.Equal(0, harness.Warnings);
+    }
+
+    [Fact]
+    public void Status_WhileSuspect_GivesTheFiguresThatConvincedIt()
+    {
+        using var harness = new Harness(9);
+        harness.Run(60);
+        harness.Process.TimersLeakedPerRequest = 1;
+        Assert.NotNull(harness.RunUntilSuspect(WatchedResource.Timers, maxSeconds: 300));
+
+        var timers = harness.Watchdog.Status().Resources.Single(r => r.Resource == "timers");
+
+        Assert.Equal("suspect", timers.State);
+        Assert.Equal("requests", timers.Criterion);
+        Assert.InRange(timers.SlopePer1000Requests!.Value, 500, 1500); // one timer per request: 1,000 per 1,000
+        Assert.True(timers.Current > timers.Baseline);
+        Assert.NotNull(timers.Since);
+    }
+
+    private sealed class Harness : IDisposable
+    {
+        private readonly ServiceProvider _services;
+        private readonly MetricCollector<int> _gauge;
+        private readonly SampleRing _ring = new(450);
+
+        public Harness(int seed, Action<WatchdogOptions>? configure = null)
+        {
+            _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+            var meterFactory = _services.GetRequiredService<IMeterFactory>();
+            Logs = new FakeLogCollector();
+            Watchdog = new LeakWatchdog(_ring, TestOptions.Monitor(configure), meterFactory, new FakeTimeProvider(), new FakeLogger<LeakWatchdog>(Logs));
+            _gauge = new MetricCollector<int>(meterFactory, LbProxy.Metrics.LbProxyMeter.Name, LeakWatchdog.SuspectName);
+            Process = new SyntheticProcess(seed);
+        }
+
+        public SyntheticProcess Process { get; init; }
+
+        public LeakWatchdog Watchdog { get; }
+
+        public FakeLogCollector Logs { get; }
+
+        public int Warnings => Logs.GetSnapshot().Count(r => r.Id.Id == LogEvents.LeakSuspected);
+
+        public void Run(double seconds)
+        {
+            for (var end = Process.Now + seconds; Process.Now < end;)
+            {
+                Process.Step(_ring, Watchdog);
+            }
+        }
+
+        /// <summary>Runs, failing at once if anything becomes a suspect.</summary>
+        public void RunHealthy(double seconds)
+        {
+            for (var end = Process.Now + seconds; Process.Now < end;)
+            {
+                Process.Step(_ring, Watchdog);
+                var suspects = Watchdog.Status().Resources.Where(r => r.State == "suspect").Select(r => r.Resource).ToList();
+                Assert.True(suspects.Count == 0, $"at {Process.Now} s: suspected {string.Join(", ", suspects)}");
+            }
+        }
+
+        /// <summary>The requests completed when <paramref name="resource"/> became a suspect, or null if it did not in time.</summary>
+        public long? RunUntilSuspect(WatchedResource resource, double maxSeconds, Action<SyntheticProcess>? ramp = null)
+        {
+            for (var end = Process.Now + maxSeconds; Process.Now < end;)
+            {
+                ramp?.Invoke(Process);
+                Process.Step(_ring, Watchdog);
+                if (Watchdog.IsSuspect(resource))
+                {
+                    return Process.Completed;
+                }
+            }
+
+            return null;
+        }
+
+        public int WarningsFor(string resource) =>
+            Logs.GetSnapshot().Count(r => r.Id.Id == LogEvents.LeakSuspected && r.Message.Contains($"leak of {resource}:", StringComparison.Ordinal));
+
+        public int GaugeOf(string resource)
+        {
+            _gauge.RecordObservableInstruments();
+            return _gauge.GetMeasurementSnapshot().Last(m => Equals(m.Tags["resource"], resource)).Value;
+        }
+
+        public void Dispose()
+        {
+            _gauge.Dispose();
+            _services.Dispose();
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using LbProxy.Diagnostics;
+
+namespace LbProxy.Tests.Diagnostics;
+
+/// <summary>
+/// A process as the sampler sees it, one sample every 2 s, without a process: a seeded model of what traffic does
+/// to timers, threads, connections and memory (a timer per request in flight, threads that follow bursts and
+/// retire late, a gen0 sawtooth, keep-alive connections), with knobs for the leaks the watchdog must see. Feeds
+/// a real <see cref="SampleRing"/> and <see cref="LeakWatchdog"/>.
+/// </summary>
+internal sealed class SyntheticProcess(int seed)
+{
+    public const double Interval = 2;
+
+    private readonly Random _random = new(seed);
+    private double _now;
+    private long _completed;
+    private long _opened;
+    private double _leakedTimers;
+    private double _extraThreads;
+    private long _generation = 1;
+    private double _sawtooth;
+
+    public double Now => _now;
+
+    public long Completed => _completed;
+
+    /// <summary>Timers left behind per request (1 = the story's bug, 0.01 = one per 100 requests).</summary>
+    public double TimersLeakedPerRequest { get; set; }
+
+    /// <summary>Steady requests per second.</summary>
+    public double Rps { get; set; } = 200;
+
+    /// <summary>Requests in flight on top of what the rate makes (a burst of slow requests).</summary>
+    public int ExtraInFlight { get; set; }
+
+    /// <summary>Ends the leak and frees what it held, as a fixed build after a restart of the leaking part would.</summary>
+    public void FreeLeak() => _leakedTimers = 0;
+
+    public void Reload() => _generation++;
+
+    /// <summary>Writes the next sample into <paramref name="ring"/> and lets <paramref name="watchdog"/> judge it.</summary>
+    public void Step(SampleRing ring, LeakWatchdog watchdog)
+    {
+        _now += Interval;
+        var requests = (long)Math.Round(Rps * Interval * (0.95 + (0.1 * _random.NextDouble())));
+        _completed += requests;
+        _leakedTimers += requests * TimersLeakedPerRequest;
+        var inFlight = (int)Math.Round((Rps * 0.004) + _random.Next(0, 3)) + ExtraInFlight;
+        var peak = inFlight + _random.Next(0, 4);
+        // A burst brings threads that retire slowly, some of them not while traffic goes on.
+        _extraThreads = ExtraInFlight > 0 ? Math.Max(_extraThreads, 40) : _extraThreads > 20 ? _extraThreads * 0.97 : _extraThreads;
+
+        var clientConnections = 8 + (ExtraInFlight > 0 ? ExtraInFlight : 0);
+        _opened += ExtraInFlight > 0 ? ExtraInFlight / 4 : _random.Next(0, 2);
+        _sawtooth = _sawtooth > 48 ? 0 : _sawtooth + (Rps * Interval / 100);
+
+        var r = ring.BeginWrite();
+        try
+        {
+            ring.Seconds[r] = _now;
+            ring.UnixMs[r] = (long)(_now * 1000);
+            ring.Completed[r] = _completed;
+            ring.Generation[r] = _generation;
+            ring.Timers[r] = 30 + _random.Next(-2, 3) + inFlight + (2 * (_generation - 1) % 6) + (long)_leakedTimers;
+            ring.Threads[r] = 6 + _random.Next(0, 2) + (long)_extraThreads;
+            ring.Queue[r] = _random.Next(0, 3) + (ExtraInFlight / 20);
+            ring.Connections[r] = clientConnections + 4;
+            ring.ConnectionsOpened[r] = _opened;
+            ring.WorkingSet[r] = (long)((90 + _sawtooth + (_random.NextDouble() * 4)) * (1 << 20)) + (long)(_leakedTimers * 400);
+            ring.InFlight[r] = inFlight;
+            ring.InFlightPeak[r] = peak;
+        }
+        finally
+        {
+            ring.EndWrite();
+        }
+
+        watchdog.Observe(ring.Newest);
+    }
+}
