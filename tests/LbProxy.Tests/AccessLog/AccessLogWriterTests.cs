@@ -29,6 +29,7 @@ public sealed class AccessLogWriterTests
         Assert.Equal(Enumerable.Range(0, 50).Select(i => $"line {i}"), sink.Lines);
         Assert.Equal(50, counters.Get(AccessLogOutcome.Written));
         Assert.Equal(0, counters.Get(AccessLogOutcome.Dropped));
+        collector.RecordObservableInstruments();
         Assert.Equal(50, collector.GetMeasurementSnapshot().Where(m => Equals(m.Tags["outcome"], "written")).Sum(m => m.Value));
     }
 
@@ -51,6 +52,7 @@ public sealed class AccessLogWriterTests
         }
 
         Assert.Equal(84, counters.Get(AccessLogOutcome.Dropped));
+        collector.RecordObservableInstruments();
         Assert.Equal(84, collector.GetMeasurementSnapshot().Where(m => Equals(m.Tags["outcome"], "dropped")).Sum(m => m.Value));
         Assert.Equal(16, writer.Pending);
 
