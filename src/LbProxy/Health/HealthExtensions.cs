@@ -1,4 +1,5 @@
 using LbProxy.Configuration;
+using LbProxy.Metrics;
 
 namespace LbProxy.Health;
 
@@ -8,6 +9,8 @@ internal static class HealthExtensions
     {
         services.AddLbProxyOptions<HealthOptions, HealthOptionsValidator>(HealthOptions.SectionName);
         services.AddSingleton<IConfigCheck, OutlierEjectionConfigCheck>();
+        services.AddSingleton<OutlierEjectionMetrics>();
+        services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<OutlierEjectionMetrics>());
         return services;
     }
 

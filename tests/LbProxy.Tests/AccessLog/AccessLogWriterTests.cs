@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using LbProxy.AccessLog;
 using LbProxy.Metrics;
+using LbProxy.Tests.Infrastructure;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -104,26 +105,6 @@ public sealed class AccessLogWriterTests
             lock (_lines)
             {
                 _lines.Add(((ScalarValue)logEvent.Properties[AccessLineFormatter.LineProperty]).Value!.ToString()!);
-            }
-        }
-    }
-
-    private sealed class TestMeterFactory : IMeterFactory
-    {
-        private readonly List<Meter> _meters = [];
-
-        public Meter Create(MeterOptions options)
-        {
-            var meter = new Meter(options.Name, options.Version, options.Tags, scope: this);
-            _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose()
-        {
-            foreach (var meter in _meters)
-            {
-                meter.Dispose();
             }
         }
     }
