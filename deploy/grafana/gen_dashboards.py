@@ -252,6 +252,8 @@ upstreams = dashboard(
         panel("p99 per destination", "99th percentile of proxied request time per destination.", "s",
               [(f'histogram_quantile(0.99, sum by (cluster, destination, le) (rate(lbproxy_proxy_duration_seconds_bucket{s(US)}[{RI}])))',
                 "{{cluster}}/{{destination}}")]),
+        panel("Outlier ejections", "Ejections after consecutive 5xx answers (ejected), and those not made because MaxEjectedPercent of the cluster was already out (capped). Only clusters with OutlierEjection metadata.",
+              "short", [(f'sum by (cluster, destination, outcome) (increase(lbproxy_outlier_ejections_total{s(US)}[{RI}]))', "{{cluster}}/{{destination}} {{outcome}}")]),
         row("Retries and errors"),
         panel("Retries by outcome", "Retry attempts (succeeded, failed) and retries not sent (budget_exhausted, no_destination).",
               "ops", [(f'sum by (cluster, outcome) (rate(lbproxy_proxy_retries_total{s(US)}[{RI}]))', "{{cluster}} {{outcome}}")]),
