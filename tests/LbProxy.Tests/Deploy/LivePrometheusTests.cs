@@ -83,10 +83,11 @@ public sealed partial class LivePrometheusTests(LivePrometheusFixture live) : IC
     [Fact]
     public async Task Alerts_NoneFiresOnAHealthyProxy()
     {
-        // The traffic above is healthy: an alert pending or firing now would page someone for nothing.
+        // The traffic above is healthy: an alert firing now would page someone for nothing. (Pending is allowed: a
+        // busy test machine may queue a work item at a scrape, and such a rule's "for" is what keeps it quiet.)
         var rules = await live.RulesAsync();
 
-        Assert.All(rules, static r => Assert.True(r.GetProperty("state").GetString() == "inactive", $"{r.GetProperty("name")} is {r.GetProperty("state")}"));
+        Assert.All(rules, static r => Assert.True(r.GetProperty("state").GetString() != "firing", $"{r.GetProperty("name")} is firing"));
     }
 
     [Fact]
