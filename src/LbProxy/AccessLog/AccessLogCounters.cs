@@ -5,7 +5,9 @@ namespace LbProxy.AccessLog;
 
 /// <summary>
 /// Every line's outcome, counted: in the LbProxy meter as <c>lbproxy.accesslog.lines{outcome}</c>, and here
-/// for <c>/_lb/status</c>. A skip never goes uncounted, so the filter cannot hide traffic unseen.
+/// for <c>/_lb/status</c>. A skip never goes uncounted, so the filter cannot hide traffic unseen. The instrument
+/// is observed from the counts at each collection, so every outcome's series exists from the start at 0: a
+/// Prometheus counter that first appears at 1 (the first dropped line) would hide that increase from alerts.
 /// </summary>
 internal sealed class AccessLogCounters
 {
@@ -16,12 +18,11 @@ internal sealed class AccessLogCounters
         ["written", "dropped", "skipped_path", "skipped_status", "skipped_duration", "skipped_sample", "skipped_disabled"];
 
     private readonly long[] _counts = new long[OutcomeNames.Length];
-    private readonly Counter<long> _lines;
 
     public AccessLogCounters(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(LbProxyMeter.Name);
-        _lines = meter.CreateCounter<long>(InstrumentName, "{line}",
+        meter.CreateObservableCounter(InstrumentName, Observe, "{line}",
             "Access-log lines by outcome: written, dropped (buffer full) or skipped by a filter rule");
     }
 
@@ -30,13 +31,23 @@ internal sealed class AccessLogCounters
     public void Add(AccessLogOutcome outcome)
     {
         Interlocked.Increment(ref _counts[(int)outcome]);
-        if (_lines.Enabled)
-        {
-            _lines.Add(1, new KeyValuePair<string, object?>(MetricTags.Outcome, OutcomeNames[(int)outcome]));
-        }
     }
 
     public long Get(AccessLogOutcome outcome) => Interlocked.Read(ref _counts[(int)outcome]);
+
+    /// <summary>One measurement per outcome, 0 included; runs at collection time (a scrape), not per request.</summary>
+    private Measurement<long>[] Observe()
+    {
+        var measurements = new Measurement<long>[OutcomeNames.Length];
+        for (var i = 0; i < measurements.Length; i++)
+        {
+            measurements[i] = new Measurement<long>(
+                Interlocked.Read(ref _counts[i]),
+                new KeyValuePair<string, object?>(MetricTags.Outcome, OutcomeNames[i]));
+        }
+
+        return measurements;
+    }
 }
 
 /// <summary>What became of one request's line: written, dropped (buffer full), or skipped by which rule.</summary>

@@ -1,4 +1,5 @@
 using LbProxy.Configuration;
+using LbProxy.Metrics;
 
 namespace LbProxy.Health;
 
@@ -9,6 +10,8 @@ internal static class HealthExtensions
         services.AddLbProxyOptions<HealthOptions, HealthOptionsValidator>(HealthOptions.SectionName);
         services.AddSingleton<IConfigCheck, OutlierEjectionConfigCheck>();
         RefusedConnectionPolicy.Decorate(services); // a refused connection takes its destination out at once
+        services.AddSingleton<OutlierEjectionMetrics>();
+        services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<OutlierEjectionMetrics>());
         return services;
     }
 

@@ -17,6 +17,7 @@ namespace LbProxy.Health;
 internal sealed partial class OutlierEjectionMiddleware(
     RequestDelegate next,
     IDestinationHealthUpdater healthUpdater,
+    OutlierEjectionMetrics metrics,
     TimeProvider time,
     ILogger<OutlierEjectionMiddleware> logger)
 {
@@ -108,11 +109,13 @@ internal sealed partial class OutlierEjectionMiddleware(
         if ((ejected + 1) * 100 > settings.MaxEjectedPercent * all.Count)
         {
             LogEjectionCapped(logger, destination.DestinationId, cluster.ClusterId, settings.MaxEjectedPercent);
+            metrics.Record(cluster.ClusterId, destination.DestinationId, OutlierEjectionMetrics.Capped);
             return false;
         }
 
         healthUpdater.SetPassive(cluster, destination, DestinationHealth.Unhealthy, settings.Duration);
         LogEjected(logger, destination.DestinationId, cluster.ClusterId, settings.Consecutive5xx, settings.Duration);
+        metrics.Record(cluster.ClusterId, destination.DestinationId, OutlierEjectionMetrics.Ejected);
         return true;
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using LbProxy.Metrics;
+using Yarp.ReverseProxy.Configuration;
 
 namespace LbProxy.LoadBalancing;
 
@@ -34,11 +35,11 @@ internal sealed class RetryMetrics : IClusterSeries
     private static readonly string[] Outcomes = [Succeeded, Failed, BudgetExhausted, NoDestination];
 
     /// <summary>Four series per configured cluster, started at 0.</summary>
-    public void ClusterConfigured(string clusterId)
+    public void ClusterConfigured(ClusterConfig cluster)
     {
         foreach (var outcome in Outcomes)
         {
-            Record(clusterId, outcome, 0);
+            Record(cluster.ClusterId, outcome, 0);
         }
     }
 

@@ -18,7 +18,7 @@ internal sealed class ClusterSeriesConfigListener(IEnumerable<IClusterSeries> se
             {
                 foreach (var instrument in _series)
                 {
-                    instrument.ClusterConfigured(cluster.ClusterId);
+                    instrument.ClusterConfigured(cluster);
                 }
             }
         }
@@ -43,5 +43,5 @@ internal sealed class ClusterSeriesConfigListener(IEnumerable<IClusterSeries> se
 /// </summary>
 internal interface IClusterSeries
 {
-    void ClusterConfigured(string clusterId);
+    void ClusterConfigured(ClusterConfig cluster);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace LbProxy.Metrics;
@@ -95,13 +96,13 @@ internal sealed class ProxyMetrics : IClusterSeries
     }
 
     /// <summary>Creates the cluster's <c>NoAvailableDestinations</c> error series at 0 (see <see cref="ClusterSeriesConfigListener"/>).</summary>
-    public void ClusterConfigured(string clusterId)
+    public void ClusterConfigured(ClusterConfig cluster)
     {
         if (_errors.Enabled)
         {
             var tags = new TagList
             {
-                { MetricTags.Cluster, clusterId },
+                { MetricTags.Cluster, cluster.ClusterId },
                 { MetricTags.Destination, NoDestination },
                 { MetricTags.Error, ErrorName(ForwarderError.NoAvailableDestinations) },
             };

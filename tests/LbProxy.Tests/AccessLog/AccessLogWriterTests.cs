@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using LbProxy.AccessLog;
 using LbProxy.Metrics;
+using LbProxy.Tests.Infrastructure;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -29,6 +30,7 @@ public sealed class AccessLogWriterTests
         Assert.Equal(Enumerable.Range(0, 50).Select(i => $"line {i}"), sink.Lines);
         Assert.Equal(50, counters.Get(AccessLogOutcome.Written));
         Assert.Equal(0, counters.Get(AccessLogOutcome.Dropped));
+        collector.RecordObservableInstruments();
         Assert.Equal(50, collector.GetMeasurementSnapshot().Where(m => Equals(m.Tags["outcome"], "written")).Sum(m => m.Value));
     }
 
@@ -51,6 +53,7 @@ public sealed class AccessLogWriterTests
         }
 
         Assert.Equal(84, counters.Get(AccessLogOutcome.Dropped));
+        collector.RecordObservableInstruments();
         Assert.Equal(84, collector.GetMeasurementSnapshot().Where(m => Equals(m.Tags["outcome"], "dropped")).Sum(m => m.Value));
         Assert.Equal(16, writer.Pending);
 
@@ -102,26 +105,6 @@ public sealed class AccessLogWriterTests
             lock (_lines)
             {
                 _lines.Add(((ScalarValue)logEvent.Properties[AccessLineFormatter.LineProperty]).Value!.ToString()!);
-            }
-        }
-    }
-
-    private sealed class TestMeterFactory : IMeterFactory
-    {
-        private readonly List<Meter> _meters = [];
-
-        public Meter Create(MeterOptions options)
-        {
-            var meter = new Meter(options.Name, options.Version, options.Tags, scope: this);
-            _meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose()
-        {
-            foreach (var meter in _meters)
-            {
-                meter.Dispose();
             }
         }
     }

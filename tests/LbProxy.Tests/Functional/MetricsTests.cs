@@ -165,6 +165,21 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task AccessLogLines_EveryOutcomeSeriesExistsAtZeroBeforeAnyLine()
+    {
+        await using var origins = await TestOrigins.StartAsync(1);
+        await using var proxy = await TestProxy.StartAsync(SimpleConfig(origins));
+
+        var scrape = await MetricsScrape.TakeAsync(proxy.Client);
+
+        // An alert on increase(...{outcome="dropped"}) sees the first drop only if the series was there at 0 before it.
+        foreach (var outcome in new[] { "written", "dropped", "skipped_path", "skipped_status", "skipped_duration", "skipped_sample", "skipped_disabled" })
+        {
+            Assert.Equal(0, scrape.Single("lbproxy_accesslog_lines_total", ("outcome", outcome)));
+        }
+    }
+
+    [Fact]
     public async Task NoHealthyDestination_IsCountedAs503WithNoDestination()
     {
         await using var origins = await TestOrigins.StartAsync(1);

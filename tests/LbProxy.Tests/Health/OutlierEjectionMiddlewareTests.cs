@@ -1,5 +1,7 @@
 using LbProxy.Health;
+using LbProxy.Metrics;
 using LbProxy.Tests.Infrastructure;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Yarp.ReverseProxy.Configuration;
@@ -15,11 +17,16 @@ public sealed class OutlierEjectionMiddlewareTests : IDisposable
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch);
     private readonly FakeDestinationHealthUpdater _health;
     private readonly OutlierEjectionMiddleware _middleware;
+    private readonly TestMeterFactory _meters = new();
+    private readonly OutlierEjectionMetrics _metrics;
+    private readonly MetricCollector<long> _ejections;
 
     public OutlierEjectionMiddlewareTests()
     {
         _health = new FakeDestinationHealthUpdater(_time);
-        _middleware = new OutlierEjectionMiddleware(ForwardAsync, _health, _time, NullLogger<OutlierEjectionMiddleware>.Instance);
+        _metrics = new OutlierEjectionMetrics(_meters);
+        _ejections = new MetricCollector<long>(_meters, LbProxyMeter.Name, OutlierEjectionMetrics.EjectionsName);
+        _middleware = new OutlierEjectionMiddleware(ForwardAsync, _health, _metrics, _time, NullLogger<OutlierEjectionMiddleware>.Instance);
     }
 
     [Fact]
@@ -101,6 +108,46 @@ public sealed class OutlierEjectionMiddlewareTests : IDisposable
 
         Assert.Equal(ejected, cluster.AllDestinations.Count(d => d.Health.Passive == DestinationHealth.Unhealthy));
         Assert.Equal(ejected, _health.PassiveCalls.Count);
+        Assert.Equal(ejected, Counted(OutlierEjectionMetrics.Ejected));
+        Assert.Equal(destinations - ejected, Counted(OutlierEjectionMetrics.Capped));
+    }
+
+    [Fact]
+    public async Task Invoke_Ejection_IsCountedForItsClusterAndDestination()
+    {
+        var cluster = Cluster(destinations: 2, consecutive5xx: 3);
+
+        for (var i = 0; i < 3; i++)
+        {
+            await SendAsync(cluster, "origin-1", 500);
+        }
+
+        var ejection = Assert.Single(_ejections.GetMeasurementSnapshot(), static m => m.Value > 0);
+        Assert.Equal("images/origin-1/ejected", $"{ejection.Tags["cluster"]}/{ejection.Tags["destination"]}/{ejection.Tags["outcome"]}");
+    }
+
+    [Fact]
+    public void ClusterConfigured_OnlyAnEjectingCluster_StartsBothSeriesOfEachDestinationAtZero()
+    {
+        var destinations = new Dictionary<string, DestinationConfig>
+        {
+            ["origin-0"] = new() { Address = "http://127.0.0.1:1/" },
+            ["origin-1"] = new() { Address = "http://127.0.0.1:2/" },
+        };
+
+        _metrics.ClusterConfigured(new ClusterConfig
+        {
+            ClusterId = "images",
+            Destinations = destinations,
+            Metadata = new Dictionary<string, string> { [OutlierEjectionSettings.ConsecutiveKey] = "3" },
+        });
+        _metrics.ClusterConfigured(new ClusterConfig { ClusterId = "plain", Destinations = destinations });
+
+        var series = _ejections.GetMeasurementSnapshot();
+        Assert.All(series, static m => Assert.Equal(0, m.Value));
+        Assert.Equal(
+            ["images/origin-0/capped", "images/origin-0/ejected", "images/origin-1/capped", "images/origin-1/ejected"],
+            series.Select(static m => $"{m.Tags["cluster"]}/{m.Tags["destination"]}/{m.Tags["outcome"]}").Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -173,7 +220,15 @@ public sealed class OutlierEjectionMiddlewareTests : IDisposable
         Assert.Empty(_health.PassiveCalls);
     }
 
-    public void Dispose() => _health.Dispose();
+    public void Dispose()
+    {
+        _ejections.Dispose();
+        _meters.Dispose();
+        _health.Dispose();
+    }
+
+    private long Counted(string outcome) =>
+        _ejections.GetMeasurementSnapshot().Where(m => Equals(m.Tags["outcome"], outcome)).Sum(static m => m.Value);
 
     private static FakeReverseProxyFeature Cluster(int destinations, int consecutive5xx, int maxEjectedPercent = 50) =>
         new("images", new ClusterConfig

@@ -69,16 +69,19 @@ internal sealed partial class ProxyProcess : IAsyncDisposable
     public static ProxyProcess Start(string workingDirectory, params string[] args) =>
         Start(workingDirectory, environment: null, args);
 
-    public static ProxyProcess Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    public static ProxyProcess Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        StartCommand(workingDirectory, environment, "dotnet", [ProgramPath, .. args]);
+
+    /// <summary>Any command line that runs LbProxy (a published copy, the container's entrypoint), not only the built one.</summary>
+    public static ProxyProcess StartCommand(string workingDirectory, IReadOnlyDictionary<string, string>? environment, string file, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(file)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(ProgramPath);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

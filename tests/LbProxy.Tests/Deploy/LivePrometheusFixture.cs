@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using LbProxy.Tests.Infrastructure;
+
+namespace LbProxy.Tests.Deploy;
+
+/// <summary>
+/// One real LbProxy (the built program, deploy/config/yarp.json pointed at two loopback origins) and one real
+/// Prometheus (Debian's, with the shipped prometheus.yml: its target rewritten to that proxy, its intervals to 1 s,
+/// the rules/ folder beside it), with traffic sent through the proxy until every rule has been evaluated.
+/// Shared by the tests of <see cref="LivePrometheusTests"/>; everything started here is stopped by its own handle.
+/// </summary>
+public sealed class LivePrometheusFixture : IAsyncLifetime
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+    private readonly DirectoryInfo _temp = Directory.CreateTempSubdirectory("lbproxy-live-prometheus-");
+    private TestOrigins? _origins;
+    private ProxyProcess? _proxy;
+    private Process? _prometheus;
+
+    public HttpClient Proxy { get; private set; } = null!;
+
+    public HttpClient Prometheus { get; private set; } = null!;
+
+    /// <summary>The proxy's <c>instance</c> label: host:port as Prometheus scrapes it.</summary>
+    public string Instance { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        _origins = await TestOrigins.StartAsync(2);
+        var config = Path.Combine(_temp.FullName, "yarp.json");
+        File.WriteAllText(config, File.ReadAllText(DeployFiles.ComposeConfig)
+            .Replace("http://origin-a:8080/", _origins[0].Address.ToString(), StringComparison.Ordinal)
+            .Replace("http://origin-b:8080/", _origins[1].Address.ToString(), StringComparison.Ordinal));
+        _proxy = await ProxyProcess.StartListeningAsync(_temp.FullName, null, Bound, ["--config", config, "--urls", "http://127.0.0.1:0"]);
+        Proxy = new HttpClient { BaseAddress = _proxy.Address };
+        Instance = $"127.0.0.1:{_proxy.Address.Port}";
+
+        var prometheusDir = Path.Combine(_temp.FullName, "prometheus");
+        Directory.CreateDirectory(Path.Combine(prometheusDir, "rules"));
+        foreach (var rules in DeployFiles.RuleFiles)
+        {
+            File.Copy(rules, Path.Combine(prometheusDir, "rules", Path.GetFileName(rules)));
+        }
+
+        var yml = File.ReadAllText(DeployFiles.PrometheusYml);
+        foreach (var (from, to) in new[]
+        {
+            ("'lbproxy:8080'", $"'{Instance}'"),
+            ("scrape_interval: 15s", "scrape_interval: 1s"),
+            ("evaluation_interval: 15s", "evaluation_interval: 1s"),
+            ("scrape_timeout: 10s", "scrape_timeout: 1s"), // must not exceed the interval
+        })
+        {
+            Assert.True(yml.Contains(from, StringComparison.Ordinal), $"prometheus.yml no longer has {from}: update this fixture");
+            yml = yml.Replace(from, to, StringComparison.Ordinal);
+        }
+
+        File.WriteAllText(Path.Combine(prometheusDir, "prometheus.yml"), yml);
+        var port = LoopbackPorts.Unused();
+        var info = new ProcessStartInfo("prometheus")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+        {
+            $"--config.file={Path.Combine(prometheusDir, "prometheus.yml")}",
+            $"--storage.tsdb.path={Path.Combine(_temp.FullName, "tsdb")}",
+            $"--web.listen-address=127.0.0.1:{port}",
+        })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        _prometheus = Process.Start(info)!;
+        _prometheus.OutputDataReceived += static (_, _) => { };
+        _prometheus.ErrorDataReceived += static (_, _) => { };
+        _prometheus.BeginOutputReadLine();
+        _prometheus.BeginErrorReadLine();
+        Prometheus = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        await Poll.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    return (await Prometheus.GetAsync("-/ready")).StatusCode == HttpStatusCode.OK;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            },
+            Bound,
+            "Prometheus is ready");
+
+        // Traffic for a few scrapes: images in every format class, an origin 404, an unrouted 404.
+        for (var round = 0; round < 40; round++)
+        {
+            await SendAsync("/images/cat.jpg");
+            await SendAsync("/images/dog.jpg", "image/avif,image/webp,*/*");
+            await SendAsync($"/images/large-{round}.jpg", "image/webp,*/*");
+            await SendAsync("/images/missing.txt");
+            await SendAsync($"/nope/{round}");
+            await Task.Delay(TimeSpan.FromMilliseconds(100));
+        }
+
+        // A rule's health is "unknown" until its first evaluation.
+        await Poll.UntilAsync(
+            async () => (await RulesAsync()).All(static r => r.GetProperty("health").GetString() != "unknown"),
+            Bound,
+            "every rule evaluated once");
+    }
+
+    /// <summary>Every rule Prometheus loaded (from <c>/api/v1/rules</c>).</summary>
+    public async Task<IReadOnlyList<JsonElement>> RulesAsync()
+    {
+        using var document = JsonDocument.Parse(await Prometheus.GetStringAsync("api/v1/rules"));
+        return [.. document.RootElement.GetProperty("data").GetProperty("groups").EnumerateArray()
+            .SelectMany(static g => g.GetProperty("rules").EnumerateArray()).Select(static r => r.Clone())];
+    }
+
+    /// <summary>An instant query: (status, number of series, error) — a query that does not parse is a 400 with an error.</summary>
+    public async Task<(string Status, int Series, string? Error)> QueryAsync(string query)
+    {
+        using var response = await Prometheus.GetAsync("api/v1/query?query=" + Uri.EscapeDataString(query));
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = document.RootElement;
+        var status = root.GetProperty("status").GetString()!;
+        return status == "success"
+            ? (status, root.GetProperty("data").GetProperty("result").GetArrayLength(), null)
+            : (status, 0, root.GetProperty("error").GetString());
+    }
+
+    /// <summary>Values of a label among the series a selector matches (a dashboard's <c>label_values()</c> variable).</summary>
+    public async Task<IReadOnlyList<string>> LabelValuesAsync(string label, string selector)
+    {
+        using var document = JsonDocument.Parse(await Prometheus.GetStringAsync($"api/v1/label/{label}/values?match[]=" + Uri.EscapeDataString(selector)));
+        return [.. document.RootElement.GetProperty("data").EnumerateArray().Select(static v => v.GetString()!)];
+    }
+
+    public async Task DisposeAsync()
+    {
+        Proxy?.Dispose();
+        Prometheus?.Dispose();
+        if (_prometheus is { HasExited: false })
+        {
+            _prometheus.Kill();
+            await _prometheus.WaitForExitAsync();
+        }
+
+        _prometheus?.Dispose();
+        if (_proxy is not null)
+        {
+            await _proxy.DisposeAsync();
+        }
+
+        if (_origins is not null)
+        {
+            await _origins.DisposeAsync();
+        }
+
+        try
+        {
+            _temp.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
+            // Prometheus may hold a file of its storage for a moment after exiting; the temp folder is the OS's to clean.
+        }
+    }
+
+    private async Task SendAsync(string path, string? accept = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (accept is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Accept", accept);
+        }
+
+        using var response = await Proxy.SendAsync(request);
+    }
+}
