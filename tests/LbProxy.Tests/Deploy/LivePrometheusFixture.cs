@@ -1,20 +1,24 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using LbProxy.Tests.Infrastructure;
 
 namespace LbProxy.Tests.Deploy;
 
 /// <summary>
-/// One real LbProxy (the built program, deploy/config/yarp.json pointed at two loopback origins) and one real
+/// One real LbProxy (the built program, deploy/config/yarp.json pointed at two loopback origins, plus an HTTPS
+/// endpoint with a certificate made here, so that the TLS series the rules name exist) and one real
 /// Prometheus (Debian's, with the shipped prometheus.yml: its target rewritten to that proxy, its intervals to 1 s,
 /// the rules/ folder beside it), with traffic sent through the proxy until every rule has been evaluated.
 /// Shared by the tests of <see cref="LivePrometheusTests"/>; everything started here is stopped by its own handle.
 /// </summary>
-public sealed class LivePrometheusFixture : IAsyncLifetime
+public sealed class LivePrometheusFixture : IAsyncLifetime, IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
     private readonly DirectoryInfo _temp = Directory.CreateTempSubdirectory("lbproxy-live-prometheus-");
+    private readonly TestCertificates _certificates = new();
+    private TlsLayout? _tls;
     private TestOrigins? _origins;
     private ProxyProcess? _proxy;
     private Process? _prometheus;
@@ -30,10 +34,14 @@ public sealed class LivePrometheusFixture : IAsyncLifetime
     {
         _origins = await TestOrigins.StartAsync(2);
         var config = Path.Combine(_temp.FullName, "yarp.json");
-        File.WriteAllText(config, File.ReadAllText(DeployFiles.ComposeConfig)
+        var json = JsonNode.Parse(File.ReadAllText(DeployFiles.ComposeConfig)
             .Replace("http://origin-a:8080/", _origins[0].Address.ToString(), StringComparison.Ordinal)
-            .Replace("http://origin-b:8080/", _origins[1].Address.ToString(), StringComparison.Ordinal));
-        _proxy = await ProxyProcess.StartListeningAsync(_temp.FullName, null, Bound, ["--config", config, "--urls", "http://127.0.0.1:0"]);
+            .Replace("http://origin-b:8080/", _origins[1].Address.ToString(), StringComparison.Ordinal))!.AsObject();
+        _tls = new TlsLayout(_certificates);
+        await _tls.AddAsync("images.test");
+        json["Kestrel"] = _tls.Kestrel("images.test");
+        File.WriteAllText(config, json.ToJsonString());
+        _proxy = await ProxyProcess.StartListeningAsync(_temp.FullName, null, Bound, ["--config", config]);
         Proxy = new HttpClient { BaseAddress = _proxy.Address };
         Instance = $"127.0.0.1:{_proxy.Address.Port}";
 
@@ -107,6 +115,15 @@ public sealed class LivePrometheusFixture : IAsyncLifetime
             await Task.Delay(TimeSpan.FromMilliseconds(100));
         }
 
+        // A rate needs two scrapes after the traffic; on a loaded machine a scrape can miss its 1 s timeout.
+        foreach (var counter in new[] { "lbproxy_proxy_requests_total", "lbproxy_config_reloads_total", "dotnet_process_cpu_time_seconds_total" })
+        {
+            await Poll.UntilAsync(
+                async () => (await QueryAsync($"rate({counter}{{instance=\"{Instance}\"}}[1m])")).Series > 0,
+                Bound,
+                $"Prometheus has a rate of {counter}");
+        }
+
         // A rule's health is "unknown" until its first evaluation.
         await Poll.UntilAsync(
             async () => (await RulesAsync()).All(static r => r.GetProperty("health").GetString() != "unknown"),
@@ -170,6 +187,13 @@ public sealed class LivePrometheusFixture : IAsyncLifetime
         {
             // Prometheus may hold a file of its storage for a moment after exiting; the temp folder is the OS's to clean.
         }
+    }
+
+    /// <summary>The certificate files, after everything that used them has stopped.</summary>
+    public void Dispose()
+    {
+        _tls?.Dispose();
+        _certificates.Dispose();
     }
 
     private async Task SendAsync(string path, string? accept = null)

@@ -221,7 +221,12 @@ internal sealed partial class ProxyProcess : IAsyncDisposable
         var at = line.IndexOf(ListeningMarker, StringComparison.Ordinal);
         if (at >= 0)
         {
-            _listening.TrySetResult(new Uri(line[(at + ListeningMarker.Length)..].Trim()));
+            // The first plain-HTTP address: a config with an HTTPS endpoint may list that one first.
+            var address = new Uri(line[(at + ListeningMarker.Length)..].Trim());
+            if (address.Scheme == Uri.UriSchemeHttp)
+            {
+                _listening.TrySetResult(address);
+            }
         }
     }
 }
