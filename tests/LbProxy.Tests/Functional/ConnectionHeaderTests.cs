@@ -13,8 +13,7 @@ public sealed class ConnectionHeaderTests : IAsyncLifetime
 {
     private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
 
-    private TestOrigins _origins = null!;
-    private TestProxy _proxy = null!;
+    private readonly CatchAllProxy _setup = new();
 
     /// <summary>Header lines naming a header, and the header they name, sent after them with the value <c>leak</c>.</summary>
     public static TheoryData<string, string, string> RequestSpellings() => new()
@@ -56,23 +55,15 @@ public sealed class ConnectionHeaderTests : IAsyncLifetime
         { "standard: ETag", "Connection: keep-alive, ETag", "ETag" },
     };
 
-    public async Task InitializeAsync()
-    {
-        _origins = await TestOrigins.StartAsync(1);
-        _proxy = await TestProxy.StartAsync(TestConfig.CatchAll(_origins.All));
-    }
+    public Task InitializeAsync() => _setup.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _proxy.DisposeAsync();
-        await _origins.DisposeAsync();
-    }
+    public Task DisposeAsync() => _setup.DisposeAsync();
 
     [Theory]
     [MemberData(nameof(RequestSpellings))]
     public async Task Request_HeaderNamedInConnection_NeverReachesTheOrigin(string spelling, string lines, string named)
     {
-        var response = await RawHttp.SendAsync(_proxy.Address,
+        var response = await RawHttp.SendAsync(_setup.Proxy.Address,
             $"GET /echo/headers HTTP/1.1\r\nHost: x\r\n{lines}\r\n{named}: leak\r\nX-Kept: passes\r\n\r\n");
 
         Assert.True(response.StatusCode == 200, $"{spelling}: status {response.StatusCode}");
@@ -84,7 +75,7 @@ public sealed class ConnectionHeaderTests : IAsyncLifetime
     [Fact]
     public async Task Request_ConnectionNamingForwardingHeaders_CannotRemoveWhatTheProxySets()
     {
-        var response = await RawHttp.SendAsync(_proxy.Address,
+        var response = await RawHttp.SendAsync(_setup.Proxy.Address,
             "GET /echo/headers HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Forwarded-For, X-Request-Id\r\n\r\n");
 
         var echo = Echo(response);
@@ -95,7 +86,7 @@ public sealed class ConnectionHeaderTests : IAsyncLifetime
     [Fact]
     public async Task Request_ConnectionNamingContentHeaders_KeepsTheBodyWhole()
     {
-        var response = await RawHttp.SendAsync(_proxy.Address,
+        var response = await RawHttp.SendAsync(_setup.Proxy.Address,
             "POST /echo/form HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Content-Type, Content-Length\r\n"
             + "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello");
 

@@ -10,8 +10,7 @@ namespace LbProxy.Tests.Functional;
 /// </summary>
 public sealed class MalformedRequestTests : IAsyncLifetime
 {
-    private TestOrigins _origins = null!;
-    private TestProxy _proxy = null!;
+    private readonly CatchAllProxy _setup = new();
 
     public static TheoryData<string, string> Probes() => new()
     {
@@ -37,17 +36,9 @@ public sealed class MalformedRequestTests : IAsyncLifetime
         { "garbage", "\x01\x02\x03 nonsense\r\n\r\n" },
     };
 
-    public async Task InitializeAsync()
-    {
-        _origins = await TestOrigins.StartAsync(1);
-        _proxy = await TestProxy.StartAsync(TestConfig.CatchAll(_origins.All));
-    }
+    public Task InitializeAsync() => _setup.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _proxy.DisposeAsync();
-        await _origins.DisposeAsync();
-    }
+    public Task DisposeAsync() => _setup.DisposeAsync();
 
     [Theory]
     [MemberData(nameof(Probes))]
@@ -56,7 +47,7 @@ public sealed class MalformedRequestTests : IAsyncLifetime
         var status = await SendRawAsync(raw);
 
         Assert.True(status is >= 400 and < 500 || (name == "CONNECT" && status == 501), $"{name}: status {status}");
-        Assert.Equal(0, _origins[0].RequestCount);
+        Assert.Equal(0, _setup.Origins[0].RequestCount);
     }
 
     [Fact]
@@ -66,7 +57,7 @@ public sealed class MalformedRequestTests : IAsyncLifetime
         var status = await SendRawAsync("GET /images/a.jpg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 
         Assert.Equal(200, status);
-        Assert.Equal(1, _origins[0].RequestCount);
+        Assert.Equal(1, _setup.Origins[0].RequestCount);
     }
 
     [Fact]
@@ -76,14 +67,14 @@ public sealed class MalformedRequestTests : IAsyncLifetime
         var status = await SendRawAsync("GET /images/a.jpg HTTP/1.1\r\nHost: x\r\nConnection: close, Content-Type, bad@name, X-Hop\r\nX-Hop: 1\r\n\r\n");
 
         Assert.Equal(200, status);
-        Assert.Equal(1, _origins[0].RequestCount);
+        Assert.Equal(1, _setup.Origins[0].RequestCount);
     }
 
     /// <summary>Sends raw bytes and reads the status code of the first response line.</summary>
     private async Task<int> SendRawAsync(string raw)
     {
         using var client = new TcpClient();
-        await client.ConnectAsync(_proxy.Address.Host, _proxy.Address.Port);
+        await client.ConnectAsync(_setup.Proxy.Address.Host, _setup.Proxy.Address.Port);
         var stream = client.GetStream();
         stream.ReadTimeout = 10_000;
         try

@@ -13,23 +13,13 @@ public sealed class TlsRotationTests : IAsyncLifetime, IDisposable
     private const string Name = "images.test";
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
-    private readonly TestCertificates _certificates = new();
-    private TestOrigins _origins = null!;
-    private TlsLayout _layout = null!;
+    private readonly TlsSetup _setup = new();
 
-    public async Task InitializeAsync()
-    {
-        _origins = await TestOrigins.StartAsync(1);
-        _layout = new TlsLayout(_certificates);
-    }
+    public Task InitializeAsync() => _setup.StartAsync();
 
-    public Task DisposeAsync() => _origins.DisposeAsync().AsTask();
+    public Task DisposeAsync() => _setup.DisposeAsync();
 
-    public void Dispose()
-    {
-        _layout.Dispose();
-        _certificates.Dispose();
-    }
+    public void Dispose() => _setup.Dispose();
 
     [Theory]
     [InlineData(Replacement.InPlace, false)]
@@ -38,15 +28,15 @@ public sealed class TlsRotationTests : IAsyncLifetime, IDisposable
     [InlineData(Replacement.KubernetesSwap, true)]
     public async Task Rotate_GoodPair_ReachesNewHandshakesWithNoFailedRequest(Replacement how, bool kubernetes)
     {
-        var first = await _layout.AddAsync(Name, kubernetes);
+        var first = await _setup.Layout.AddAsync(Name, kubernetes);
         await using var proxy = await StartAsync();
         await using var traffic = await TrafficAsync();
-        Assert.Equal(first.Fingerprint, await TlsProbe.FingerprintAsync(_layout.HttpsPort, Name));
+        Assert.Equal(first.Fingerprint, await TlsProbe.FingerprintAsync(_setup.Layout.HttpsPort, Name));
 
-        var second = _certificates.Leaf([Name]);
-        await _layout.ReplaceAsync(Name, second, how);
+        var second = _setup.Certificates.Leaf([Name]);
+        await _setup.Layout.ReplaceAsync(Name, second, how);
 
-        await Poll.UntilAsync(() => TlsProbe.FingerprintAsync(_layout.HttpsPort, Name), f => f == second.Fingerprint, Bound, "the new certificate served");
+        await Poll.UntilAsync(() => TlsProbe.FingerprintAsync(_setup.Layout.HttpsPort, Name), f => f == second.Fingerprint, Bound, "the new certificate served");
         var scrape = await MetricsScrape.TakeAsync(HttpClientOf(proxy));
         Assert.Equal(1, scrape.Sum("lbproxy_tls_rotations_total", ("result", "applied")));
         Assert.Equal(0, scrape.Sum("lbproxy_tls_rotations_total", ("result", "refused")));
@@ -59,36 +49,36 @@ public sealed class TlsRotationTests : IAsyncLifetime, IDisposable
     [MemberData(nameof(BadPairs))]
     public async Task Rotate_BadPair_IsRefusedOnceAndTheLastGoodOneKeepsServing(string bad)
     {
-        var first = await _layout.AddAsync(Name);
-        var other = await _layout.AddAsync("other.test");
+        var first = await _setup.Layout.AddAsync(Name);
+        var other = await _setup.Layout.AddAsync("other.test");
         await using var proxy = await StartAsync("other.test");
         var http = HttpClientOf(proxy);
         await using var traffic = await TrafficAsync();
 
         var now = DateTimeOffset.UtcNow;
-        var good = _certificates.Leaf([Name]);
+        var good = _setup.Certificates.Leaf([Name]);
         var (pem, how) = bad switch
         {
             "truncated" => (good, Replacement.Truncated),
-            "expired" => (_certificates.Leaf([Name], now.AddDays(-90), now.AddDays(-1)), Replacement.InPlace),
-            "not-yet-valid" => (_certificates.Leaf([Name], now.AddDays(1), now.AddDays(90)), Replacement.InPlace),
-            "other-key" => (good with { Key = _certificates.Leaf([Name]).Key }, Replacement.InPlace),
-            _ => (_certificates.Leaf(["elsewhere.test"]), Replacement.InPlace),
+            "expired" => (_setup.Certificates.Leaf([Name], now.AddDays(-90), now.AddDays(-1)), Replacement.InPlace),
+            "not-yet-valid" => (_setup.Certificates.Leaf([Name], now.AddDays(1), now.AddDays(90)), Replacement.InPlace),
+            "other-key" => (good with { Key = _setup.Certificates.Leaf([Name]).Key }, Replacement.InPlace),
+            _ => (_setup.Certificates.Leaf(["elsewhere.test"]), Replacement.InPlace),
         };
-        await _layout.ReplaceAsync(Name, pem, how);
+        await _setup.Layout.ReplaceAsync(Name, pem, how);
         await Poll.UntilAsync(() => RotationsAsync(http, "refused"), n => n == 1, Bound, "the bad pair refused");
 
         // Another certificate rotated after it: the watcher has read the bad pair again meanwhile, and refused it only once.
-        var otherSecond = _certificates.Leaf(["other.test"]);
-        await _layout.ReplaceAsync("other.test", otherSecond, Replacement.InPlace);
-        await Poll.UntilAsync(() => TlsProbe.FingerprintAsync(_layout.HttpsPort, "other.test"), f => f == otherSecond.Fingerprint, Bound, "the other certificate rotated");
+        var otherSecond = _setup.Certificates.Leaf(["other.test"]);
+        await _setup.Layout.ReplaceAsync("other.test", otherSecond, Replacement.InPlace);
+        await Poll.UntilAsync(() => TlsProbe.FingerprintAsync(_setup.Layout.HttpsPort, "other.test"), f => f == otherSecond.Fingerprint, Bound, "the other certificate rotated");
         Assert.NotEqual(other.Fingerprint, otherSecond.Fingerprint);
         Assert.Equal(1, await RotationsAsync(http, "refused"));
-        Assert.Equal(first.Fingerprint, await TlsProbe.FingerprintAsync(_layout.HttpsPort, Name));
+        Assert.Equal(first.Fingerprint, await TlsProbe.FingerprintAsync(_setup.Layout.HttpsPort, Name));
 
         // The next good write is applied.
-        await _layout.ReplaceAsync(Name, good, Replacement.InPlace);
-        await Poll.UntilAsync(() => TlsProbe.FingerprintAsync(_layout.HttpsPort, Name), f => f == good.Fingerprint, Bound, "the good certificate served");
+        await _setup.Layout.ReplaceAsync(Name, good, Replacement.InPlace);
+        await Poll.UntilAsync(() => TlsProbe.FingerprintAsync(_setup.Layout.HttpsPort, Name), f => f == good.Fingerprint, Bound, "the good certificate served");
         Assert.Equal(2, await RotationsAsync(http, "applied"));
         await AssertNoFailedRequestAsync(traffic);
     }
@@ -96,33 +86,33 @@ public sealed class TlsRotationTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Rotate_CertificateValidInAMoment_IsRefusedThenServedOnceValidWithoutAnotherWrite()
     {
-        var first = await _layout.AddAsync(Name);
+        var first = await _setup.Layout.AddAsync(Name);
         await using var proxy = await StartAsync();
         var http = HttpClientOf(proxy);
 
         // As from an issuer whose clock runs a little ahead.
-        var early = _certificates.Leaf([Name], DateTimeOffset.UtcNow.AddSeconds(3), DateTimeOffset.UtcNow.AddDays(90));
-        await _layout.ReplaceAsync(Name, early, Replacement.InPlace);
+        var early = _setup.Certificates.Leaf([Name], DateTimeOffset.UtcNow.AddSeconds(3), DateTimeOffset.UtcNow.AddDays(90));
+        await _setup.Layout.ReplaceAsync(Name, early, Replacement.InPlace);
         await Poll.UntilAsync(() => RotationsAsync(http, "refused"), n => n == 1, Bound, "the early certificate refused");
-        Assert.Equal(first.Fingerprint, await TlsProbe.FingerprintAsync(_layout.HttpsPort, Name));
+        Assert.Equal(first.Fingerprint, await TlsProbe.FingerprintAsync(_setup.Layout.HttpsPort, Name));
 
-        await Poll.UntilAsync(() => TlsProbe.FingerprintAsync(_layout.HttpsPort, Name), f => f == early.Fingerprint, Bound, "the certificate served once valid");
+        await Poll.UntilAsync(() => TlsProbe.FingerprintAsync(_setup.Layout.HttpsPort, Name), f => f == early.Fingerprint, Bound, "the certificate served once valid");
         Assert.Equal(1, await RotationsAsync(http, "refused"));
         Assert.Equal(1, await RotationsAsync(http, "applied"));
     }
 
     private async Task<TestProxy> StartAsync(params string[] moreNames)
     {
-        var config = JsonNode.Parse(TestConfig.CatchAll(_origins.All))!.AsObject();
-        config["Kestrel"] = _layout.Kestrel([Name, .. moreNames]);
-        var path = Path.Combine(_layout.Directory.FullName, "yarp.json");
+        var config = JsonNode.Parse(TestConfig.CatchAll(_setup.Origins.All))!.AsObject();
+        config["Kestrel"] = _setup.Layout.Kestrel([Name, .. moreNames]);
+        var path = Path.Combine(_setup.Layout.Directory.FullName, "yarp.json");
         await File.WriteAllTextAsync(path, config.ToJsonString());
         return await TestProxy.StartWithFileAsync(path, [.. TestProxy.FastReload, "--LbProxy:Tls:PollInterval", "00:00:00.100"]);
     }
 
     /// <summary>HTTP/1.1 over TLS, a new connection (and handshake) for every request, validated against the test CA.</summary>
     private Task<TrafficLoop> TrafficAsync() =>
-        TrafficLoop.StartAsync(TlsProbe.Client(_certificates.Ca, _layout.HttpsPort, Name, System.Net.HttpVersion.Version11, pooled: false), "/images/steady.jpg");
+        TrafficLoop.StartAsync(TlsProbe.Client(_setup.Certificates.Ca, _setup.Layout.HttpsPort, Name, System.Net.HttpVersion.Version11, pooled: false), "/images/steady.jpg");
 
     private static HttpClient HttpClientOf(TestProxy proxy) => new()
     {
