@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using LbProxy.Metrics;
-using Yarp.ReverseProxy.Configuration;
 
 namespace LbProxy.Health;
 
@@ -20,42 +19,57 @@ internal sealed class OutlierEjectionMetrics : IClusterSeries
     /// <summary>The destination reached the threshold but was not ejected: the cluster's cap was reached.</summary>
     public const string Capped = "capped";
 
-    private readonly Counter<long> _ejections;
+    private readonly ConfiguredCounter<EjectionSeries> _ejections;
 
     public OutlierEjectionMetrics(IMeterFactory meterFactory)
     {
-        _ejections = meterFactory.Create(LbProxyMeter.Name).CreateCounter<long>(
+        _ejections = new ConfiguredCounter<EjectionSeries>(
+            meterFactory.Create(LbProxyMeter.Name),
             EjectionsName,
             unit: "{ejection}",
             description: "Outlier ejections by cluster, destination and outcome: ejected, or capped by MaxEjectedPercent.");
     }
 
-    /// <summary>Both series of every destination of a cluster that asks for outlier ejection, started at 0.</summary>
-    public void ClusterConfigured(ClusterConfig cluster)
+    /// <summary>
+    /// Both series of every destination of a cluster that asks for outlier ejection, started at 0; those of
+    /// removed destinations dropped.
+    /// </summary>
+    public void Configure(ConfiguredIds ids)
     {
-        if (OutlierEjectionSettings.Parse(cluster.Metadata).Settings is null || cluster.Destinations is null)
+        _ejections.Configure(ids);
+        foreach (var cluster in ids.Clusters)
         {
-            return;
-        }
+            if (OutlierEjectionSettings.Parse(cluster.Metadata).Settings is null || cluster.Destinations is null)
+            {
+                continue;
+            }
 
-        foreach (var destination in cluster.Destinations.Keys)
-        {
-            Record(cluster.ClusterId, destination, Ejected, 0);
-            Record(cluster.ClusterId, destination, Capped, 0);
+            foreach (var destination in cluster.Destinations.Keys)
+            {
+                _ejections.Start(new EjectionSeries(cluster.ClusterId, destination, Ejected));
+                _ejections.Start(new EjectionSeries(cluster.ClusterId, destination, Capped));
+            }
         }
     }
 
-    public void Record(string cluster, string destination, string outcome, long count = 1)
+    public void Record(string cluster, string destination, string outcome)
     {
         if (_ejections.Enabled)
         {
-            var tags = new TagList
-            {
-                { MetricTags.Cluster, cluster },
-                { MetricTags.Destination, destination },
-                { MetricTags.Outcome, outcome },
-            };
-            _ejections.Add(count, tags);
+            _ejections.Add(new EjectionSeries(cluster, destination, outcome));
         }
     }
+}
+
+/// <summary>One series of <c>lbproxy_outlier_ejections_total</c>.</summary>
+internal readonly record struct EjectionSeries(string Cluster, string Destination, string Outcome) : IConfiguredSeriesKey
+{
+    public bool IsConfiguredIn(ConfiguredIds ids) => ids.HasDestination(Cluster, Destination);
+
+    public TagList Tags() => new()
+    {
+        { MetricTags.Cluster, Cluster },
+        { MetricTags.Destination, Destination },
+        { MetricTags.Outcome, Outcome },
+    };
 }

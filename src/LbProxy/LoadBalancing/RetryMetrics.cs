@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using LbProxy.Metrics;
-using Yarp.ReverseProxy.Configuration;
 
 namespace LbProxy.LoadBalancing;
 
@@ -22,11 +21,12 @@ internal sealed class RetryMetrics : IClusterSeries
     /// <summary>A retry was wanted but no other destination was left.</summary>
     public const string NoDestination = "no_destination";
 
-    private readonly Counter<long> _retries;
+    private readonly ConfiguredCounter<RetrySeries> _retries;
 
     public RetryMetrics(IMeterFactory meterFactory)
     {
-        _retries = meterFactory.Create(LbProxyMeter.Name).CreateCounter<long>(
+        _retries = new ConfiguredCounter<RetrySeries>(
+            meterFactory.Create(LbProxyMeter.Name),
             RetriesName,
             unit: "{retry}",
             description: "Retries of failed forwards, by cluster and outcome: succeeded, failed, budget_exhausted, no_destination.");
@@ -34,21 +34,32 @@ internal sealed class RetryMetrics : IClusterSeries
 
     private static readonly string[] Outcomes = [Succeeded, Failed, BudgetExhausted, NoDestination];
 
-    /// <summary>Four series per configured cluster, started at 0.</summary>
-    public void ClusterConfigured(ClusterConfig cluster)
+    /// <summary>Four series per configured cluster, started at 0; those of removed clusters dropped.</summary>
+    public void Configure(ConfiguredIds ids)
     {
-        foreach (var outcome in Outcomes)
+        _retries.Configure(ids);
+        foreach (var cluster in ids.Clusters)
         {
-            Record(cluster.ClusterId, outcome, 0);
+            foreach (var outcome in Outcomes)
+            {
+                _retries.Start(new RetrySeries(cluster.ClusterId, outcome));
+            }
         }
     }
 
-    public void Record(string cluster, string outcome, long count = 1)
+    public void Record(string cluster, string outcome)
     {
         if (_retries.Enabled)
         {
-            var tags = new TagList { { MetricTags.Cluster, cluster }, { MetricTags.Outcome, outcome } };
-            _retries.Add(count, tags);
+            _retries.Add(new RetrySeries(cluster, outcome));
         }
     }
+}
+
+/// <summary>One series of <c>lbproxy_proxy_retries_total</c>.</summary>
+internal readonly record struct RetrySeries(string Cluster, string Outcome) : IConfiguredSeriesKey
+{
+    public bool IsConfiguredIn(ConfiguredIds ids) => ids.HasCluster(Cluster);
+
+    public TagList Tags() => new() { { MetricTags.Cluster, Cluster }, { MetricTags.Outcome, Outcome } };
 }

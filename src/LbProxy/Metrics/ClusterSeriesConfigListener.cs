@@ -3,8 +3,8 @@ using Yarp.ReverseProxy.Configuration;
 namespace LbProxy.Metrics;
 
 /// <summary>
-/// Starts every <see cref="IClusterSeries"/> of each configured cluster at 0 when YARP applies a config (the
-/// "no available destination" errors, the retries). Bounded by the number of clusters.
+/// Hands every <see cref="IClusterSeries"/> the ids of each config YARP applies: the series of new clusters start
+/// at 0, those of removed clusters, destinations and routes leave <c>/metrics</c>. Bounded by the config.
 /// </summary>
 internal sealed class ClusterSeriesConfigListener(IEnumerable<IClusterSeries> series) : IConfigChangeListener
 {
@@ -12,15 +12,10 @@ internal sealed class ClusterSeriesConfigListener(IEnumerable<IClusterSeries> se
 
     public void ConfigurationApplied(IReadOnlyList<IProxyConfig> proxyConfigs)
     {
-        foreach (var config in proxyConfigs)
+        var ids = ConfiguredIds.From(proxyConfigs);
+        foreach (var instrument in _series)
         {
-            foreach (var cluster in config.Clusters)
-            {
-                foreach (var instrument in _series)
-                {
-                    instrument.ClusterConfigured(cluster);
-                }
-            }
+            instrument.Configure(ids);
         }
     }
 
@@ -38,10 +33,12 @@ internal sealed class ClusterSeriesConfigListener(IEnumerable<IClusterSeries> se
 }
 
 /// <summary>
-/// Instruments with per-cluster series that should exist at 0 from the moment a cluster is configured: a
-/// Prometheus counter that first appears at 1 hides its first increase from <c>increase()</c> and alerts.
+/// Instruments with per-cluster series. A series exists at 0 from the moment its cluster is configured (a
+/// Prometheus counter that first appears at 1 hides its first increase from <c>increase()</c> and alerts), and
+/// leaves <c>/metrics</c> once the config no longer names its cluster, destination or route (a config with churn,
+/// blue/green pools under fresh names, would otherwise grow <c>/metrics</c> without bound).
 /// </summary>
 internal interface IClusterSeries
 {
-    void ClusterConfigured(ClusterConfig cluster);
+    void Configure(ConfiguredIds ids);
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace LbProxy.Metrics;
@@ -10,7 +9,14 @@ namespace LbProxy.Metrics;
 /// <see cref="ProxyMetricsMiddleware"/>. Tags are ids from the config (route, cluster, destination), the status
 /// code and YARP's error kind: all bounded, never a path, a client address or a header.
 /// </summary>
-internal sealed class ProxyMetrics : IClusterSeries
+/// <remarks>
+/// The counters are <see cref="ConfiguredCounter{TKey}"/>s: a removed cluster's series leave at the next scrape.
+/// A histogram cannot be observed, so the duration histogram lives on a meter of its own that is replaced when a
+/// reload removes a destination it has series for: the removed series are exported one last time and are gone
+/// from the scrape after, and the histograms of the clusters that stay start again from 0 (a counter reset, which
+/// <c>rate()</c> and <c>histogram_quantile()</c> over <c>rate()</c> handle as they do a restart).
+/// </remarks>
+internal sealed class ProxyMetrics : IClusterSeries, IDisposable
 {
     public const string RequestsName = "lbproxy.proxy.requests";
     public const string DurationName = "lbproxy.proxy.duration";
@@ -23,31 +29,32 @@ internal sealed class ProxyMetrics : IClusterSeries
     // dashboard, plus 30 s: the default upstream activity timeout.
     private static readonly double[] _durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
 
-    // Status codes and error kinds boxed once: a tag value is an object, and boxing per request allocates.
-    private static readonly object[] _boxedStatusCodes = BoxStatusCodes();
+    // Error kinds named once: Enum.ToString allocates.
     private static readonly string?[] _errorNames = NameErrors();
 
-    private readonly Counter<long> _requests;
-    private readonly Histogram<double> _duration;
-    private readonly Counter<long> _errors;
+    private readonly IMeterFactory _meterFactory;
+    private readonly ConfiguredCounter<RequestSeries> _requests;
+    private readonly ConfiguredCounter<ErrorSeries> _errors;
+    private readonly Lock _durationLock = new();
+    private Meter _durationMeter;
+    private volatile Histogram<double> _duration;
 
     public ProxyMetrics(IMeterFactory meterFactory)
     {
+        _meterFactory = meterFactory;
         var meter = meterFactory.Create(LbProxyMeter.Name);
-        _requests = meter.CreateCounter<long>(
+        _requests = new ConfiguredCounter<RequestSeries>(
+            meter,
             RequestsName,
             unit: "{request}",
             description: "Requests that matched a proxy route, by route, cluster, destination and final status code.");
-        _duration = meter.CreateHistogram(
-            DurationName,
-            unit: "s",
-            description: "Time from the proxy stage taking a request until the response is complete, by cluster and destination.",
-            tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = _durationBuckets });
-        _errors = meter.CreateCounter<long>(
+        _errors = new ConfiguredCounter<ErrorSeries>(
+            meter,
             ErrorsName,
             unit: "{error}",
             description: "Requests that YARP failed to forward, by cluster, destination and YARP's ForwarderError kind.");
+        _durationMeter = CreateDurationMeter(out var histogram);
+        _duration = histogram;
     }
 
     /// <summary>False while nothing listens: the middleware then skips taking timestamps and building tags.</summary>
@@ -63,69 +70,82 @@ internal sealed class ProxyMetrics : IClusterSeries
     {
         if (_requests.Enabled)
         {
-            var tags = new TagList
-            {
-                { MetricTags.Route, routeId },
-                { MetricTags.Cluster, clusterId },
-                { MetricTags.Destination, destinationId },
-                { MetricTags.StatusCode, BoxedStatusCode(statusCode) },
-            };
-            _requests.Add(1, tags);
+            _requests.Add(new RequestSeries(routeId, clusterId, destinationId, statusCode));
         }
 
-        if (_duration.Enabled)
+        var histogram = _duration;
+        if (histogram.Enabled)
         {
             var tags = new TagList
             {
                 { MetricTags.Cluster, clusterId },
                 { MetricTags.Destination, destinationId },
             };
-            _duration.Record(duration.TotalSeconds, tags);
+            histogram.Record(duration.TotalSeconds, tags);
         }
 
         if (error is not ForwarderError.None && _errors.Enabled)
         {
-            var tags = new TagList
-            {
-                { MetricTags.Cluster, clusterId },
-                { MetricTags.Destination, destinationId },
-                { MetricTags.Error, ErrorName(error) },
-            };
-            _errors.Add(1, tags);
+            _errors.Add(new ErrorSeries(clusterId, destinationId, ErrorName(error)));
         }
     }
 
-    /// <summary>Creates the cluster's <c>NoAvailableDestinations</c> error series at 0 (see <see cref="ClusterSeriesConfigListener"/>).</summary>
-    public void ClusterConfigured(ClusterConfig cluster)
+    /// <summary>
+    /// Starts each cluster's <c>NoAvailableDestinations</c> error series at 0 (see
+    /// <see cref="ClusterSeriesConfigListener"/>) and drops the series of what the config no longer has.
+    /// </summary>
+    public void Configure(ConfiguredIds ids)
     {
-        if (_errors.Enabled)
+        var removed = _requests.Configure(ids);
+        _errors.Configure(ids);
+        foreach (var cluster in ids.Clusters)
         {
-            var tags = new TagList
-            {
-                { MetricTags.Cluster, cluster.ClusterId },
-                { MetricTags.Destination, NoDestination },
-                { MetricTags.Error, ErrorName(ForwarderError.NoAvailableDestinations) },
-            };
-            _errors.Add(0, tags);
+            _errors.Start(new ErrorSeries(cluster.ClusterId, NoDestination, ErrorName(ForwarderError.NoAvailableDestinations)));
+        }
+
+        // Every duration series has its request series, so a removed request series tells a duration one is stale.
+        if (removed.Exists(key => !ids.HasDestination(key.Cluster, key.Destination)))
+        {
+            ReplaceDurationHistogram();
         }
     }
 
-    private static object BoxedStatusCode(int statusCode) =>
-        (uint)(statusCode - 100) < (uint)_boxedStatusCodes.Length ? _boxedStatusCodes[statusCode - 100] : statusCode;
+    public void Dispose()
+    {
+        lock (_durationLock)
+        {
+            _durationMeter.Dispose();
+        }
+    }
+
+    private void ReplaceDurationHistogram()
+    {
+        lock (_durationLock)
+        {
+            // The old meter goes first: OpenTelemetry hands a new instrument the stream of a live one with the same
+            // identity, and that stream would leave with the old meter.
+            _durationMeter.Dispose();
+            _durationMeter = CreateDurationMeter(out var histogram);
+            _duration = histogram;
+        }
+    }
+
+    private Meter CreateDurationMeter(out Histogram<double> histogram)
+    {
+        // Not from the factory, which caches meters and would hand out the disposed one; its scope is the factory,
+        // so this host's exporter (MeterSelection) and the tests' collectors see it as the host's LbProxy meter.
+        var meter = new Meter(new MeterOptions(LbProxyMeter.Name) { Scope = _meterFactory });
+        histogram = meter.CreateHistogram(
+            DurationName,
+            unit: "s",
+            description: "Time from the proxy stage taking a request until the response is complete, by cluster and destination.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = _durationBuckets });
+        return meter;
+    }
 
     private static string ErrorName(ForwarderError error) =>
         ((uint)error < (uint)_errorNames.Length ? _errorNames[(int)error] : null) ?? error.ToString();
-
-    private static object[] BoxStatusCodes()
-    {
-        var boxed = new object[500];
-        for (var i = 0; i < boxed.Length; i++)
-        {
-            boxed[i] = i + 100;
-        }
-
-        return boxed;
-    }
 
     private static string?[] NameErrors()
     {
@@ -138,4 +158,31 @@ internal sealed class ProxyMetrics : IClusterSeries
 
         return names;
     }
+}
+
+/// <summary>One series of <c>lbproxy_proxy_requests_total</c>.</summary>
+internal readonly record struct RequestSeries(string Route, string Cluster, string Destination, int StatusCode) : IConfiguredSeriesKey
+{
+    public bool IsConfiguredIn(ConfiguredIds ids) => ids.HasRoute(Route) && ids.HasDestination(Cluster, Destination);
+
+    public TagList Tags() => new()
+    {
+        { MetricTags.Route, Route },
+        { MetricTags.Cluster, Cluster },
+        { MetricTags.Destination, Destination },
+        { MetricTags.StatusCode, StatusCode },
+    };
+}
+
+/// <summary>One series of <c>lbproxy_proxy_errors_total</c>.</summary>
+internal readonly record struct ErrorSeries(string Cluster, string Destination, string Error) : IConfiguredSeriesKey
+{
+    public bool IsConfiguredIn(ConfiguredIds ids) => ids.HasDestination(Cluster, Destination);
+
+    public TagList Tags() => new()
+    {
+        { MetricTags.Cluster, Cluster },
+        { MetricTags.Destination, Destination },
+        { MetricTags.Error, Error },
+    };
 }

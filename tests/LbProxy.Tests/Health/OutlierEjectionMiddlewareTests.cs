@@ -122,12 +122,12 @@ public sealed class OutlierEjectionMiddlewareTests : IDisposable
             await SendAsync(cluster, "origin-1", 500);
         }
 
-        var ejection = Assert.Single(_ejections.GetMeasurementSnapshot(), static m => m.Value > 0);
+        var ejection = Assert.Single(Observed(_ejections), static m => m.Value > 0);
         Assert.Equal("images/origin-1/ejected", $"{ejection.Tags["cluster"]}/{ejection.Tags["destination"]}/{ejection.Tags["outcome"]}");
     }
 
     [Fact]
-    public void ClusterConfigured_OnlyAnEjectingCluster_StartsBothSeriesOfEachDestinationAtZero()
+    public void Configure_OnlyAnEjectingCluster_StartsBothSeriesOfEachDestinationAtZero()
     {
         var destinations = new Dictionary<string, DestinationConfig>
         {
@@ -135,15 +135,18 @@ public sealed class OutlierEjectionMiddlewareTests : IDisposable
             ["origin-1"] = new() { Address = "http://127.0.0.1:2/" },
         };
 
-        _metrics.ClusterConfigured(new ClusterConfig
-        {
-            ClusterId = "images",
-            Destinations = destinations,
-            Metadata = new Dictionary<string, string> { [OutlierEjectionSettings.ConsecutiveKey] = "3" },
-        });
-        _metrics.ClusterConfigured(new ClusterConfig { ClusterId = "plain", Destinations = destinations });
-
-        var series = _ejections.GetMeasurementSnapshot();
+        _metrics.Configure(ConfiguredIds.From(
+            [],
+            [
+                new ClusterConfig
+                {
+                    ClusterId = "images",
+                    Destinations = destinations,
+                    Metadata = new Dictionary<string, string> { [OutlierEjectionSettings.ConsecutiveKey] = "3" },
+                },
+                new ClusterConfig { ClusterId = "plain", Destinations = destinations },
+            ]));
+        var series = Observed(_ejections);
         Assert.All(series, static m => Assert.Equal(0, m.Value));
         Assert.Equal(
             ["images/origin-0/capped", "images/origin-0/ejected", "images/origin-1/capped", "images/origin-1/ejected"],
@@ -228,7 +231,7 @@ public sealed class OutlierEjectionMiddlewareTests : IDisposable
     }
 
     private long Counted(string outcome) =>
-        _ejections.GetMeasurementSnapshot().Where(m => Equals(m.Tags["outcome"], outcome)).Sum(static m => m.Value);
+        Observed(_ejections).Where(m => Equals(m.Tags["outcome"], outcome)).Sum(static m => m.Value);
 
     private static FakeReverseProxyFeature Cluster(int destinations, int consecutive5xx, int maxEjectedPercent = 50) =>
         new("images", new ClusterConfig
@@ -269,4 +272,11 @@ public sealed class OutlierEjectionMiddlewareTests : IDisposable
     }
 
     private sealed record Answer(string? DestinationId, int Status, bool ProxyError, Task WhileInFlight);
+
+    // The counters are observed at each collection: one observation holds each series' running total.
+    private static IReadOnlyList<CollectedMeasurement<long>> Observed(MetricCollector<long> collector)
+    {
+        collector.RecordObservableInstruments();
+        return collector.GetMeasurementSnapshot(clear: true);
+    }
 }

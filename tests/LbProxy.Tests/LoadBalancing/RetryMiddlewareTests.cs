@@ -91,7 +91,7 @@ public sealed class RetryMiddlewareTests : IDisposable
 
         Assert.Single(_offered);
         Assert.Equal(StatusCodes.Status503ServiceUnavailable, context.Response.StatusCode);
-        Assert.Empty(_retries.GetMeasurementSnapshot());
+        Assert.Empty(Observed(_retries));
     }
 
     [Theory]
@@ -296,7 +296,7 @@ public sealed class RetryMiddlewareTests : IDisposable
     }
 
     private long Retries(string outcome) =>
-        _retries.GetMeasurementSnapshot().Where(m => Equals(m.Tags[MetricTags.Outcome], outcome)).Sum(m => m.Value);
+        Observed(_retries).Where(m => Equals(m.Tags[MetricTags.Outcome], outcome)).Sum(m => m.Value);
 
     private RetryMiddleware Middleware(Action<RetryOptions>? configure = null)
     {
@@ -351,5 +351,12 @@ public sealed class RetryMiddlewareTests : IDisposable
     private sealed class StartedResponse : HttpResponseFeature
     {
         public override bool HasStarted => true;
+    }
+
+    // The counters are observed at each collection: one observation holds each series' running total.
+    private static IReadOnlyList<CollectedMeasurement<long>> Observed(MetricCollector<long> collector)
+    {
+        collector.RecordObservableInstruments();
+        return collector.GetMeasurementSnapshot(clear: true);
     }
 }
