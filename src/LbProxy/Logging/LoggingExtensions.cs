@@ -1,7 +1,9 @@
+using System.ComponentModel.DataAnnotations;
 using LbProxy.Configuration;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
+using Microsoft.Extensions.Options;
 
 namespace LbProxy.Logging;
 
@@ -25,7 +27,7 @@ internal static class LoggingExtensions
         // Framework sources log at Warning and above, or above the configured level when that is higher.
         var framework = (LogEventLevel)Math.Max((int)LogEventLevel.Warning, (int)options.Level);
         builder.Services.AddSingleton(levelSwitch);
-        builder.Services.AddLbProxyOptions<LoggingOptions>(LoggingOptions.SectionName);
+        builder.Services.AddLbProxyOptions<LoggingOptions, LoggingOptionsValidator>(LoggingOptions.SectionName);
         builder.Services.AddSingleton<LogLevelControl>();
         builder.Services.AddHostedService<LogLevelSignals>();
         builder.Services.AddSerilog(configuration => configuration
@@ -41,7 +43,11 @@ internal static class LoggingExtensions
             // (Information), which is never written here. Off, a request costs neither, and a client's trace context
             // passes to the origin unchanged. Configured tracing (an ActivityListener) still gets its Activity.
             .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off)
-            .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+            .WriteTo.Sink(new RepeatLimitingSink(
+                new LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture).CreateLogger(),
+                options.RepeatLimit,
+                options.RepeatWindow < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : options.RepeatWindow,
+                TimeProvider.System)));
         return builder;
     }
 
@@ -58,4 +64,17 @@ internal sealed class LoggingOptions
 
     /// <summary>Minimum level of LbProxy's own log lines.</summary>
     public LogEventLevel Level { get; set; } = LogEventLevel.Information;
+
+    /// <summary>
+    /// How many times one message (its source and template) is written per <see cref="RepeatWindow"/> at
+    /// Information and above; the rest is counted in one line. 0 writes every one. Read at start.
+    /// </summary>
+    [Range(0, 100_000)]
+    public int RepeatLimit { get; set; } = 10;
+
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan RepeatWindow { get; set; } = TimeSpan.FromSeconds(10);
 }
+
+[OptionsValidator]
+internal sealed partial class LoggingOptionsValidator : IValidateOptions<LoggingOptions>;
