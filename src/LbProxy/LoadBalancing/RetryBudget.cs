@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Configuration;
 
 namespace LbProxy.LoadBalancing;
 
@@ -14,6 +15,8 @@ internal sealed class RetryBudget(TimeProvider time, int windowSeconds)
     private readonly long[] _requests = new long[windowSeconds];
     private readonly long[] _retries = new long[windowSeconds];
     private long _currentSecond = -1;
+
+    public int WindowSeconds => _requests.Length;
 
     public void RecordRequest()
     {
@@ -70,12 +73,51 @@ internal sealed class RetryBudget(TimeProvider time, int windowSeconds)
     }
 }
 
-/// <summary>One retry budget per cluster id, kept across reloads.</summary>
-internal sealed class RetryBudgets(TimeProvider time, IOptions<RetryOptions> options)
+/// <summary>
+/// One retry budget per cluster id, kept across reloads that keep the cluster and forgotten once a reload drops
+/// it (blue/green pools under fresh names would otherwise add one per deploy). A changed
+/// <see cref="RetryOptions.BudgetWindow"/> applies at the cluster's next request, with a fresh budget.
+/// </summary>
+internal sealed class RetryBudgets(TimeProvider time, IOptionsMonitor<RetryOptions> options) : IConfigChangeListener
 {
     private readonly ConcurrentDictionary<string, RetryBudget> _budgets = new(StringComparer.OrdinalIgnoreCase);
-    private readonly int _windowSeconds = Math.Max(1, (int)options.Value.BudgetWindow.TotalSeconds);
 
-    public RetryBudget For(string clusterId) =>
-        _budgets.GetOrAdd(clusterId, static (_, state) => new RetryBudget(state.time, state.window), (time, window: _windowSeconds));
+    public int Count => _budgets.Count;
+
+    public RetryBudget For(string clusterId)
+    {
+        var window = Math.Max(1, (int)options.CurrentValue.BudgetWindow.TotalSeconds);
+        var budget = _budgets.GetOrAdd(clusterId, static (_, state) => new RetryBudget(state.time, state.window), (time, window));
+        if (budget.WindowSeconds == window)
+        {
+            return budget;
+        }
+
+        var fresh = new RetryBudget(time, window);
+        return _budgets.TryUpdate(clusterId, fresh, budget) ? fresh : For(clusterId);
+    }
+
+    public void ConfigurationApplied(IReadOnlyList<IProxyConfig> proxyConfigs)
+    {
+        var configured = proxyConfigs.SelectMany(static c => c.Clusters).Select(static c => c.ClusterId).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var clusterId in _budgets.Keys)
+        {
+            if (!configured.Contains(clusterId))
+            {
+                _budgets.TryRemove(clusterId, out _);
+            }
+        }
+    }
+
+    public void ConfigurationLoaded(IReadOnlyList<IProxyConfig> proxyConfigs)
+    {
+    }
+
+    public void ConfigurationLoadingFailed(IProxyConfigProvider configProvider, Exception exception)
+    {
+    }
+
+    public void ConfigurationApplyingFailed(IReadOnlyList<IProxyConfig> proxyConfigs, Exception exception)
+    {
+    }
 }

@@ -301,10 +301,8 @@ public sealed class RetryMiddlewareTests : IDisposable
     private RetryMiddleware Middleware(Action<RetryOptions>? configure = null)
     {
         var options = TestOptions.Monitor(configure);
-        return new RetryMiddleware(ForwardAsync, options, Budgets(options.CurrentValue), _metrics, NullLogger<RetryMiddleware>.Instance);
+        return new RetryMiddleware(ForwardAsync, options, new RetryBudgets(_time, options), _metrics, NullLogger<RetryMiddleware>.Instance);
     }
-
-    private RetryBudgets Budgets(RetryOptions options) => new(_time, Options.Create(options));
 
     /// <summary>A request to two destinations, of which the first one offered fails with <paramref name="error"/>.</summary>
     private DefaultHttpContext FailingFirst(string method, ForwarderError error = ForwarderError.Request)
