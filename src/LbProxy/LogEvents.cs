@@ -46,6 +46,7 @@ internal static class LogEvents
     public const int Ejected = 6001;
     public const int EjectionCapped = 6002;
     public const int RefusedTakenOut = 6003;
+    public const int RefusedLocalFailure = 6004;
 
     // 8000: Tls — certificates of Kestrel's endpoints: checked, copied for Kestrel, watched.
     public const int TlsCertificateApplied = 8001;

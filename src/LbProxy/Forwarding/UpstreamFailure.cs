@@ -36,4 +36,22 @@ internal static class UpstreamFailure
 
         return false;
     }
+
+    /// <summary>
+    /// True when the connect failed for a reason of this machine, not of the destination: no local port or
+    /// buffer left, too many open sockets. Such a failure says nothing about the origin; taking the destination
+    /// out for it would, under port exhaustion, take every destination of every cluster out at once.
+    /// </summary>
+    public static bool LocalFailure(IForwarderErrorFeature? error)
+    {
+        for (var exception = error?.Exception; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is SocketException { SocketErrorCode: SocketError.AddressNotAvailable or SocketError.AddressAlreadyInUse or SocketError.NoBufferSpaceAvailable or SocketError.TooManyOpenSockets })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -16,7 +16,9 @@ namespace LbProxy.Health;
 /// The destination is marked unhealthy for the cluster's <c>Passive:ReactivationPeriod</c> (else
 /// <see cref="HealthOptions.RefusedReactivationPeriod"/>), then comes back as unknown. The inner policy marks
 /// a destination healthy after any request below its failure rate: requests that were in flight when the
-/// origin died pass it afterwards, and are kept from bringing the destination back early.
+/// origin died pass it afterwards, and are kept from bringing the destination back early. A connect that failed
+/// for a reason of this machine (no local port left, too many open sockets) takes nothing out: it says nothing
+/// about the origin, and under port exhaustion every destination would go at once.
 /// </summary>
 internal sealed partial class RefusedConnectionPolicy(
     IPassiveHealthCheckPolicy inner,
@@ -34,7 +36,14 @@ internal sealed partial class RefusedConnectionPolicy(
     {
         inner.RequestProxied(context, cluster, destination);
         var now = time.GetUtcNow().UtcTicks;
-        if (UpstreamFailure.NothingSent(context.Features.Get<IForwarderErrorFeature>()))
+        var error = context.Features.Get<IForwarderErrorFeature>();
+        if (UpstreamFailure.NothingSent(error) && UpstreamFailure.LocalFailure(error))
+        {
+            LogLocalFailure(logger, destination.DestinationId, cluster.ClusterId, error!.Exception?.GetBaseException().Message ?? error.Error.ToString());
+            return;
+        }
+
+        if (UpstreamFailure.NothingSent(error))
         {
             var period = cluster.Model.Config.HealthCheck?.Passive?.ReactivationPeriod ?? options.CurrentValue.RefusedReactivationPeriod;
             Volatile.Write(ref OutUntil.GetValue(destination, static _ => new StrongBox<long>()).Value, now + period.Ticks);
@@ -90,4 +99,8 @@ internal sealed partial class RefusedConnectionPolicy(
 
     [LoggerMessage(EventId = LogEvents.RefusedTakenOut, Level = LogLevel.Warning, Message = "Took {Destination} of cluster {Cluster} out for {Period}: it refused a connection")]
     private static partial void LogTakenOut(ILogger logger, string destination, string cluster, TimeSpan period);
+
+    [LoggerMessage(EventId = LogEvents.RefusedLocalFailure, Level = LogLevel.Warning,
+        Message = "Could not connect to {Destination} of cluster {Cluster} for a reason of this machine, not taking it out: {Reason}")]
+    private static partial void LogLocalFailure(ILogger logger, string destination, string cluster, string reason);
 }
