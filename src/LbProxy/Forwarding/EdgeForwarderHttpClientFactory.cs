@@ -29,6 +29,9 @@ internal sealed class EdgeForwarderHttpClientFactory(
         // byte 0x80-0xFF goes upstream unchanged instead of failing the forward (HttpClient refuses non-ASCII: a 502).
         // A cluster's own HttpClient:RequestHeaderEncoding still wins.
         handler.RequestHeaderEncodingSelector ??= static (_, _) => Encoding.Latin1;
+        // And an origin's response header with such a byte (a Latin-1 file name in Content-Disposition) is read as
+        // Latin-1 too, which Kestrel writes back byte for byte (KestrelEdgeDefaults); HttpClient refuses it: a 502.
+        handler.ResponseHeaderEncodingSelector ??= static (_, _) => Encoding.Latin1;
         handler.ConnectCallback = upstream.ConnectAsync; // counts connections; a per-cluster callback must chain through it
     }
 }

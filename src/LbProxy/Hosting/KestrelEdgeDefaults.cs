@@ -1,3 +1,4 @@
+using System.Text;
 using LbProxy.Edge;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -28,6 +29,9 @@ internal static class KestrelEdgeDefaults
             // passes as Latin-1 (Edge/RequestHeaderDecoding); and since Kestrel rewrites `Connection: keep-alive, X-Secret`
             // to `keep-alive` before any middleware runs, what the client sent is kept (Edge/ConnectionHeaderCapture).
             kestrel.RequestHeaderEncodingSelector = RequestHeaderDecoding.SelectEncoding;
+            // Response header values as Latin-1: an origin's obs-text byte reaches the client unchanged (the upstream
+            // client reads it as Latin-1), where Kestrel's ASCII-only default fails the response.
+            kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
             kestrel.ConfigureEndpointDefaults(static listen => listen.Use(ConnectionHeaderCapture.OnConnection));
             var limits = kestrel.Limits;
             // A client gets 10 s (not 30 s) to send its headers: slow-header clients hold no slot for long.
