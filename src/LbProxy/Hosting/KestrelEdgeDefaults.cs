@@ -28,7 +28,8 @@ internal static class KestrelEdgeDefaults
             // passes as Latin-1 (Edge/RequestHeaderDecoding); and since Kestrel rewrites `Connection: keep-alive, X-Secret`
             // to `keep-alive` before any middleware runs, what the client sent is kept (Edge/ConnectionHeaderCapture).
             kestrel.RequestHeaderEncodingSelector = RequestHeaderDecoding.SelectEncoding;
-            kestrel.ConfigureEndpointDefaults(static listen => listen.Use(ConnectionHeaderCapture.OnConnection));
+            // An HTTP/2 client that stops taking response bytes loses its connection, not only the stream (Edge/StalledClientCut).
+            kestrel.ConfigureEndpointDefaults(static listen => listen.Use(ConnectionHeaderCapture.OnConnection).Use(StalledClientCut.OnConnection));
             var limits = kestrel.Limits;
             // A client gets 10 s (not 30 s) to send its headers: slow-header clients hold no slot for long.
             limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);

@@ -63,6 +63,7 @@ internal static class LbProxyHostingExtensions
         app.MapReverseProxy(static proxy =>   // YARP loads the applied config here; its pipeline is built once
         {
             proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
+            proxy.UseStalledClientCut();      // an HTTP/2 client that takes no response bytes loses its connection
             proxy.UseRequestDecisionLog();    // at Debug: route, cluster, destination, attempts, status, time
             proxy.UseNoHealthyDestinationAnswer(); // 503 + Retry-After naming the cluster
             proxy.UseImageFormatNegotiation();  // Accept -> avif | webp | original, before balancing keys on it
