@@ -12,7 +12,9 @@ namespace LbProxy.Edge;
 /// <c>HttpRequest:ActivityTimeout</c>, else <c>LbProxy:Forwarding:ActivityTimeout</c>) and reports a response-body
 /// write cancelled; Kestrel then resets only that stream, and the client may open the next one. Here that report
 /// closes the connection instead, so one stalled client costs at most one connection's streams for one timeout.
-/// A client that reset its stream or went away is reported otherwise (<c>ResponseBodyCanceled</c>), and left alone.
+/// YARP tells the cases apart: the activity timeout firing while it writes to the client is <c>ResponseBodyClient</c>
+/// with a cancellation; while it reads an origin gone silent, <c>ResponseBodyDestination</c>; a client that reset its
+/// stream or went away, <c>ResponseBodyCanceled</c> or an <c>IOException</c>. Only the first closes the connection.
 /// </summary>
 internal static partial class StalledClientCut
 {
