@@ -18,13 +18,21 @@ public sealed class TlsRedirectAndHstsTests : IAsyncLifetime, IDisposable
 
     private readonly TlsSetup _setup = new();
 
+    // An origin with an HSTS policy of its own, which the edge's replaces on HTTPS.
+    private readonly RawOrigin _ownHsts = RawOrigin.Start(
+        "HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=5\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+
     public async Task InitializeAsync()
     {
         await _setup.StartAsync();
         await _setup.Layout.AddAsync(Host);
     }
 
-    public Task DisposeAsync() => _setup.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _setup.DisposeAsync();
+        await _ownHsts.DisposeAsync();
+    }
 
     public void Dispose() => _setup.Dispose();
 
@@ -114,6 +122,7 @@ public sealed class TlsRedirectAndHstsTests : IAsyncLifetime, IDisposable
         Assert.Equal(year, await HstsAsync(https11, Image));
         Assert.Equal(year, await HstsAsync(https, "/_lb/healthz"));
         Assert.Equal(year, await HstsAsync(https, "/images/missing.jpg"));   // the origin's 404 too
+        Assert.Equal(year, await HstsAsync(https, "/own-hsts"));             // an origin's own value replaced, not doubled
         Assert.Null(await HstsAsync(plain, Image));
         Assert.Null(await HstsAsync(plain, "/_lb/healthz"));
 
@@ -172,7 +181,12 @@ public sealed class TlsRedirectAndHstsTests : IAsyncLifetime, IDisposable
 
     private JsonObject Config(JsonObject tls)
     {
-        var config = JsonNode.Parse(TestConfig.CatchAll(_setup.Origins.All))!.AsObject();
+        var config = JsonNode.Parse(new TestConfig()
+            .Route("everything", "images", "/{**path}")
+            .Cluster("images", _setup.Origins.All)
+            .Route("own-hsts", "own-hsts", "/own-hsts")
+            .Cluster("own-hsts", [("raw", _ownHsts.Address)])
+            .ToJson())!.AsObject();
         config["Kestrel"] = _setup.Layout.Kestrel(Host);
         config["LbProxy"] ??= new JsonObject();
         config["LbProxy"]!["Tls"] = tls.DeepClone();
