@@ -48,7 +48,7 @@ def log(msg):
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", nargs="?", default="compare", choices=["compare", "soak", "scale"])
+    ap.add_argument("mode", nargs="?", default="compare", choices=["compare", "soak", "scale", "tls"])
     ap.add_argument("--quick", action="store_true", help="1 round, 3 s runs, short pre-warm: checks the bench works")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=10, help="seconds of each measured wrk run")
@@ -774,6 +774,8 @@ def write_soak(args, meta, results):
 
 
 def main(argv):
+    if argv[:1] == ["tls"]:  # HTTPS + HTTP/2 beside nginx, h2load: its own script
+        return subprocess.run([sys.executable, os.path.join(BENCH, "bench_tls.py")] + argv[1:], timeout=1800).returncode
     args = parse_args(argv)
     command = "python3 bench/bench.py " + " ".join(argv)
     if args.dry_run:

@@ -52,6 +52,10 @@ internal static class LogEvents
     public const int TlsCertificateApplied = 8001;
     public const int TlsCertificateRefused = 8002;
     public const int TlsPollFailed = 8003;
+
+    // 8100: Edge — HTTP/2 client connections closed by LbProxy.
+    public const int StalledClientCut = 8101;
+
     // 7000: Diagnostics — runtime sampler and leak watchdog.
     public const int LeakSuspected = 7001;
     public const int LeakCleared = 7002;

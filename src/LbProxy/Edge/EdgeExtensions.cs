@@ -20,6 +20,13 @@ internal static class EdgeExtensions
     public static IApplicationBuilder UseRequestBodyBuffer(this IApplicationBuilder app) =>
         app.UseMiddleware<RequestBodyBufferMiddleware>();
 
+    /// <summary>An HTTP/2 client whose response could not be written for the activity timeout loses its connection.</summary>
+    public static IReverseProxyApplicationBuilder UseStalledClientCut(this IReverseProxyApplicationBuilder proxy)
+    {
+        proxy.Use(StalledClientCut.InvokeAsync);
+        return proxy;
+    }
+
     /// <summary>Every request gets an id: a trusted proxy's <c>X-Request-Id</c>, else a new one.</summary>
     public static IApplicationBuilder UseRequestId(this IApplicationBuilder app) =>
         app.UseMiddleware<RequestIdMiddleware>();

@@ -32,7 +32,8 @@ internal static class KestrelEdgeDefaults
             // Response header values as Latin-1: an origin's obs-text byte reaches the client unchanged (the upstream
             // client reads it as Latin-1), where Kestrel's ASCII-only default fails the response.
             kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
-            kestrel.ConfigureEndpointDefaults(static listen => listen.Use(ConnectionHeaderCapture.OnConnection));
+            // An HTTP/2 client that stops taking response bytes loses its connection, not only the stream (Edge/StalledClientCut).
+            kestrel.ConfigureEndpointDefaults(static listen => listen.Use(ConnectionHeaderCapture.OnConnection).Use(StalledClientCut.OnConnection));
             var limits = kestrel.Limits;
             // A client gets 10 s (not 30 s) to send its headers: slow-header clients hold no slot for long.
             limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);

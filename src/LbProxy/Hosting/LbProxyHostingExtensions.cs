@@ -54,15 +54,18 @@ internal static class LbProxyHostingExtensions
     public static WebApplication UseLbProxy(this WebApplication app)
     {
         app.UseLbProxyAccessLog();            // outermost: one line per request, with the status the client got
+        app.UseLbProxyHsts();                 // Strict-Transport-Security on every HTTPS response, when configured
         app.UseRequestGuard();                // ambiguous framing → 400, CONNECT → 501, TRACE → 405
         app.UseRequestId();                   // every request gets an id
         app.UseLbProxyControl();              // /_lb/* and /metrics in any spelling: answered here, never forwarded
+        app.UseHttpsRedirect();               // plain HTTP on a redirecting endpoint: 301/308 to HTTPS, never forwarded
         app.UseRequestBodyBuffer();           // bodies up to BufferBodyUpTo read whole: bad framing → 400, never forwarded
         app.UseRouting();                     // explicit, so that routing runs after the control-plane split
         app.MapLbProxyMetrics();              // before MapReverseProxy: it listens before YARP's first config
         app.MapReverseProxy(static proxy =>   // YARP loads the applied config here; its pipeline is built once
         {
             proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
+            proxy.UseStalledClientCut();      // an HTTP/2 client that takes no response bytes loses its connection
             proxy.UseRequestDecisionLog();    // at Debug: route, cluster, destination, attempts, status, time
             proxy.UseNoHealthyDestinationAnswer(); // 503 + Retry-After naming the cluster
             proxy.UseImageFormatNegotiation();  // Accept -> avif | webp | original, before balancing keys on it

@@ -21,15 +21,26 @@ internal static class TlsExtensions
         var services = builder.Services;
         services.AddSingleton(stage);
         services.AddSingleton<IConfigCheck, TlsCertificateCheck>();
+        services.AddSingleton<IConfigCheck, HttpsEdgeCheck>();
         services.AddLbProxyOptions<TlsOptions, TlsOptionsValidator>(TlsOptions.SectionName);
         services.AddSingleton<TlsMetrics>();
         services.AddHostedService<TlsCertificateWatcher>();
-        services.Configure<KestrelServerOptions>(kestrel => kestrel.ConfigureHttpsDefaults(https =>
+        services.Configure<KestrelServerOptions>(kestrel =>
         {
-            // TLS 1.2 and 1.3 only, whatever the system allows; an endpoint's own SslProtocols still wins.
-            https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
-            https.OnAuthenticate = stage.OnAuthenticate;
-        }));
+            kestrel.ConfigureHttpsDefaults(https =>
+            {
+                // TLS 1.2 and 1.3 only, whatever the system allows; an endpoint's own SslProtocols still wins.
+                https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+                https.OnAuthenticate = stage.OnAuthenticate;
+            });
+            EndpointNames.TagEndpoints(kestrel, configuration);   // the redirect asks which endpoint a request came in on
+        });
         return builder;
     }
+
+    /// <summary><c>Strict-Transport-Security</c> on HTTPS responses, when configured.</summary>
+    public static IApplicationBuilder UseLbProxyHsts(this IApplicationBuilder app) => app.UseMiddleware<HstsMiddleware>();
+
+    /// <summary>Plain HTTP on a redirecting endpoint: 301 (GET, HEAD) or 308 to HTTPS, never forwarded.</summary>
+    public static IApplicationBuilder UseHttpsRedirect(this IApplicationBuilder app) => app.UseMiddleware<HttpsRedirectMiddleware>();
 }
