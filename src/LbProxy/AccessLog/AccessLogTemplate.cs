@@ -126,22 +126,41 @@ internal sealed class AccessLogTemplate
         return true;
     }
 
-    /// <summary>The line of one request. Allocates the returned string and nothing else.</summary>
+    /// <summary>The line of one request as text (for tests and tools; the middleware uses <see cref="FormatLine"/>).</summary>
     public string Format(HttpContext context, in AccessLogMeasurement measurement)
     {
         var line = new LineBuilder(stackalloc char[StackLineChars]);
         try
         {
-            foreach (var segment in _segments)
-            {
-                Write(ref line, segment, context, measurement);
-            }
-
+            Build(ref line, context, measurement);
             return line.ToString();
         }
         finally
         {
             line.Dispose();
+        }
+    }
+
+    /// <summary>The line of one request as UTF-8 in a pooled array: no allocation in the steady state.</summary>
+    public AccessLogLine FormatLine(HttpContext context, in AccessLogMeasurement measurement)
+    {
+        var line = new LineBuilder(stackalloc char[StackLineChars]);
+        try
+        {
+            Build(ref line, context, measurement);
+            return line.ToLine();
+        }
+        finally
+        {
+            line.Dispose();
+        }
+    }
+
+    private void Build(ref LineBuilder line, HttpContext context, in AccessLogMeasurement measurement)
+    {
+        foreach (var segment in _segments)
+        {
+            Write(ref line, segment, context, measurement);
         }
     }
 
