@@ -4,11 +4,17 @@ using System.Text;
 namespace LbProxy.AccessLog;
 
 /// <summary>
-/// One finished access-log line as UTF-8 bytes in an array rented from <see cref="ArrayPool{T}.Shared"/>; whoever
-/// takes it last (the writer's reader, or the writer when it drops the line) gives the array back.
+/// One finished access-log line as UTF-8 bytes in an array rented from the access log's own pool; whoever takes it
+/// last (the writer's reader, or the writer when it drops the line) gives the array back.
 /// </summary>
+/// <remarks>
+/// Its own pool, not <see cref="ArrayPool{T}.Shared"/>: the writer lets lines gather (hundreds in flight under
+/// load), more than the shared pool keeps per size, which then allocates a new array for every line it lacks.
+/// </remarks>
 internal readonly struct AccessLogLine
 {
+    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 64 * 1024, maxArraysPerBucket: 4096);
+
     private readonly byte[] _buffer;
     private readonly int _length;
 
@@ -23,7 +29,7 @@ internal readonly struct AccessLogLine
     /// <summary>The line's characters encoded into a rented array (invalid UTF-16 becomes U+FFFD).</summary>
     public static AccessLogLine Encode(ReadOnlySpan<char> chars)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(chars.Length));
+        var buffer = Pool.Rent(Encoding.UTF8.GetMaxByteCount(chars.Length));
         return new AccessLogLine(buffer, Encoding.UTF8.GetBytes(chars, buffer));
     }
 
@@ -31,7 +37,7 @@ internal readonly struct AccessLogLine
     {
         if (_buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
+            Pool.Return(_buffer);
         }
     }
 }

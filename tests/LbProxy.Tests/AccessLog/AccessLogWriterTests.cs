@@ -61,11 +61,44 @@ public sealed class AccessLogWriterTests
         Assert.Equal(["first", .. Enumerable.Range(0, 16).Select(i => $"line {i}")], sink.Lines);
     }
 
+    [Fact]
+    public async Task Enqueue_LinesThatComeTogether_AreWrittenAsOneBatch()
+    {
+        using var meters = new TestMeterFactory();
+        var counters = new AccessLogCounters(meters);
+        var output = new CountingOutput();
+        await using (var writer = Writer(output, counters, bufferSize: 1000))
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                writer.Enqueue($"line {i}");
+            }
+
+            await Poll.UntilAsync(() => Task.FromResult(counters.Get(AccessLogOutcome.Written)), n => n == 200,
+                TimeSpan.FromSeconds(10), "200 lines written", n => $"{n} written");
+        }
+
+        // One wake-up of the reader and one write for the lot (two at most, should it wake between two lines).
+        Assert.InRange(output.Flushes, 1, 2);
+        Assert.Equal(200, output.Lines);
+    }
+
     private static AccessLogWriter Writer(AccessLogOutput output, AccessLogCounters counters, int bufferSize) => new(
         Options.Create(new AccessLogOptions { BufferSize = bufferSize }),
         output,
         counters,
         TimeProvider.System);
+
+    private sealed class CountingOutput : AccessLogOutput
+    {
+        public int Lines { get; private set; }
+
+        public int Flushes { get; private set; }
+
+        public override void Write(ReadOnlySpan<byte> line) => Lines++;
+
+        public override void Flush() => Flushes++;
+    }
 
     /// <summary>A sink that can be made to hang, as a stdout whose reader stopped reading does.</summary>
     private sealed class BlockingSink : AccessLogOutput
