@@ -16,14 +16,23 @@ internal static class StartupHook
         {
             return;
         }
-        var listener = new TcpListener(IPAddress.Loopback, port);
-        listener.Start();
-        var thread = new Thread(() => Serve(listener)) { IsBackground = true, Name = "bench-alloc-probe" };
-        thread.Start();
+        // Not before the app's Main: the first socket of a process fixes the socket engine's settings, which LbProxy
+        // sets in Main (inline completions). Kestrel's assembly loads after Main has begun, in both apps.
+        var started = 0;
+        AppDomain.CurrentDomain.AssemblyLoad += (_, loaded) =>
+        {
+            if (loaded.LoadedAssembly.GetName().Name == "Microsoft.AspNetCore.Server.Kestrel.Core" && Interlocked.Exchange(ref started, 1) == 0)
+            {
+                var thread = new Thread(() => Serve(port)) { IsBackground = true, Name = "bench-alloc-probe" };
+                thread.Start();
+            }
+        };
     }
 
-    private static void Serve(TcpListener listener)
+    private static void Serve(int port)
     {
+        var listener = new TcpListener(IPAddress.Loopback, port);
+        listener.Start();
         while (true)
         {
             using var client = listener.AcceptSocket();

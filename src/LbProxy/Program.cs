@@ -4,6 +4,7 @@ using LbProxy.Hosting;
 var command = CommandLine.Parse(args);   // serve | validate PATH | origin
 if (command.Kind is CommandKind.Origin) { return await OriginCommand.RunAsync(command.HostArgs); }
 if (command.Kind is CommandKind.Usage) { Console.Error.WriteLine(CommandLine.UsageText); return 2; }
+RuntimeDefaults.Apply();                 // environment-only runtime settings, before any socket exists
 try
 {
     var builder = WebApplication.CreateBuilder(command.HostArgs);

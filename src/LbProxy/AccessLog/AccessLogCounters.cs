@@ -33,6 +33,11 @@ internal sealed class AccessLogCounters
         Interlocked.Increment(ref _counts[(int)outcome]);
     }
 
+    public void Add(AccessLogOutcome outcome, int count)
+    {
+        Interlocked.Add(ref _counts[(int)outcome], count);
+    }
+
     public long Get(AccessLogOutcome outcome) => Interlocked.Read(ref _counts[(int)outcome]);
 
     /// <summary>One measurement per outcome, 0 included; runs at collection time (a scrape), not per request.</summary>

@@ -6,7 +6,7 @@ namespace LbProxy.AccessLog;
 /// <summary>
 /// One line per request, decided when the request ends. Built once with the pipeline: the template, the
 /// filter and the writer are shared by every request, and the per-request work is a timestamp, the filter's
-/// decision and the formatting of the line into one string.
+/// decision and the formatting of the line into a pooled UTF-8 buffer.
 /// </summary>
 internal sealed partial class AccessLogMiddleware(
     RequestDelegate next,
@@ -91,7 +91,7 @@ internal sealed partial class AccessLogMiddleware(
 
         var now = time.GetUtcNow();
         var at = settings.Utc ? now.UtcDateTime : TimeZoneInfo.ConvertTime(now, time.LocalTimeZone).DateTime;
-        writer.Enqueue(settings.Template.Format(context, new AccessLogMeasurement(at, status, duration, body?.Bytes ?? 0)));
+        writer.Enqueue(settings.Template.FormatLine(context, new AccessLogMeasurement(at, status, duration, body?.Bytes ?? 0)));
     }
 
     [LoggerMessage(EventId = LogEvents.AccessLogLineSkipped, Level = LogLevel.Debug, Message = "Access-log line {Outcome}: {Path} {StatusCode}")]

@@ -1,43 +1,101 @@
-using Serilog;
-using Serilog.Core;
-using Serilog.Events;
-using Serilog.Formatting;
-
 namespace LbProxy.AccessLog;
 
 /// <summary>
-/// The access log's own Serilog logger, built once and apart from the application log: no level switch,
-/// no enrichers, no template, one sink. By default that sink is Serilog's console sink on stdout; tests
-/// give another.
+/// Where the access log's lines go: whole UTF-8 lines, written by the writer's one reader, then a flush when
+/// no more lines are waiting. By default stdout (<see cref="Console"/>); tests give another.
 /// </summary>
-internal sealed class AccessLogOutput(Logger logger) : IDisposable
+internal abstract class AccessLogOutput : IDisposable
 {
-    public static AccessLogOutput Console() => new(new LoggerConfiguration()
-        .MinimumLevel.Information()
-        .WriteTo.Console(new AccessLineFormatter())
-        .CreateLogger());
+    /// <summary>Stdout, written directly: no logger, no per-line event or string.</summary>
+    public static AccessLogOutput Console() => new StreamAccessLogOutput(System.Console.OpenStandardOutput());
 
-    public void Write(string line, DateTimeOffset timestamp) =>
-        logger.Write(new LogEvent(timestamp, LogEventLevel.Information, null, MessageTemplate.Empty,
-            [new LogEventProperty(AccessLineFormatter.LineProperty, new ScalarValue(line))]));
+    /// <summary>One line, without its newline. Called by one thread at a time.</summary>
+    public abstract void Write(ReadOnlySpan<byte> line);
 
-    public void Dispose() => logger.Dispose();
+    /// <summary>Hands on what <see cref="Write"/> kept; called when no line is waiting.</summary>
+    public virtual void Flush()
+    {
+    }
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+    }
 }
 
 /// <summary>
-/// Writes an access-log event as its formatted line and a newline, nothing else: the line is built by
-/// <see cref="AccessLogTemplate"/>, so it is never parsed as a message template (braces in a URL stay as sent).
+/// Lines gathered in a buffer of <see cref="BatchBytes"/> and written to the stream with one call per batch, never
+/// with a line cut in two: a write of at most 4,096 bytes (PIPE_BUF) to a pipe is atomic, so the application
+/// log writing to the same stdout cannot land inside a line. A stream that fails (stdout closed) loses the
+/// batch and never stops the writer.
 /// </summary>
-internal sealed class AccessLineFormatter : ITextFormatter
+internal sealed class StreamAccessLogOutput(Stream stream) : AccessLogOutput
 {
-    public const string LineProperty = "Line";
+    public const int BatchBytes = 4096;
 
-    public void Format(LogEvent logEvent, TextWriter output)
+    private readonly byte[] _batch = new byte[BatchBytes];
+    private int _used;
+
+    public override void Write(ReadOnlySpan<byte> line)
     {
-        if (logEvent.Properties.TryGetValue(LineProperty, out var value) && value is ScalarValue { Value: string line })
+        var needed = line.Length + 1;
+        if (_used + needed > _batch.Length)
         {
-            output.Write(line);
-            output.Write('\n');
+            Flush();
+        }
+
+        if (needed > _batch.Length)
+        {
+            // A line longer than a batch: one write of its own.
+            var whole = new byte[needed];
+            line.CopyTo(whole);
+            whole[^1] = (byte)'\n';
+            WriteOut(whole);
+            return;
+        }
+
+        line.CopyTo(_batch.AsSpan(_used));
+        _batch[_used + line.Length] = (byte)'\n';
+        _used += needed;
+    }
+
+    public override void Flush()
+    {
+        if (_used > 0)
+        {
+            WriteOut(_batch.AsSpan(0, _used));
+            _used = 0;
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Flush();
+            stream.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private void WriteOut(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            stream.Write(bytes);
+        }
+        catch (IOException)
+        {
+            // stdout is gone (EPIPE): nothing can be told there; the lines are lost, the proxy goes on.
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 }

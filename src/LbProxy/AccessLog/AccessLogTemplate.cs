@@ -1,8 +1,10 @@
 using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
+using System.Security.Authentication;
 using LbProxy.Edge;
 using LbProxy.Images;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Model;
@@ -15,7 +17,9 @@ namespace LbProxy.AccessLog;
 /// and query as received; <c>{status}</c>; <c>{referer}</c> and <c>{ua}</c> raw header values;
 /// <c>{duration_ms}</c>; <c>{bytes}</c> response body bytes sent; <c>{route}</c>, <c>{cluster}</c>,
 /// <c>{destination}</c> as YARP chose them; <c>{request_id}</c>; <c>{path}</c> decoded path; <c>{query}</c>
-/// without the <c>?</c>; <c>{format}</c> the negotiated image format class (avif, webp, original). An absent value is empty. <c>{{</c> and <c>}}</c> write a brace.
+/// without the <c>?</c>; <c>{format}</c> the negotiated image format class (avif, webp, original); <c>{protocol}</c>
+/// the request's protocol (<c>HTTP/1.1</c>, <c>HTTP/2</c>); <c>{tls}</c> the TLS version (<c>TLSv1.3</c>), <c>-</c>
+/// on plain HTTP. An absent value is empty. <c>{{</c> and <c>}}</c> write a brace.
 /// </summary>
 internal sealed class AccessLogTemplate
 {
@@ -41,6 +45,8 @@ internal sealed class AccessLogTemplate
         ["path"] = AccessLogField.Path,
         ["format"] = AccessLogField.Format,
         ["query"] = AccessLogField.Query,
+        ["protocol"] = AccessLogField.Protocol,
+        ["tls"] = AccessLogField.Tls,
     }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
     private readonly TemplateSegment[] _segments;
@@ -126,22 +132,41 @@ internal sealed class AccessLogTemplate
         return true;
     }
 
-    /// <summary>The line of one request. Allocates the returned string and nothing else.</summary>
+    /// <summary>The line of one request as text (for tests and tools; the middleware uses <see cref="FormatLine"/>).</summary>
     public string Format(HttpContext context, in AccessLogMeasurement measurement)
     {
         var line = new LineBuilder(stackalloc char[StackLineChars]);
         try
         {
-            foreach (var segment in _segments)
-            {
-                Write(ref line, segment, context, measurement);
-            }
-
+            Build(ref line, context, measurement);
             return line.ToString();
         }
         finally
         {
             line.Dispose();
+        }
+    }
+
+    /// <summary>The line of one request as UTF-8 in a pooled array: no allocation in the steady state.</summary>
+    public AccessLogLine FormatLine(HttpContext context, in AccessLogMeasurement measurement)
+    {
+        var line = new LineBuilder(stackalloc char[StackLineChars]);
+        try
+        {
+            Build(ref line, context, measurement);
+            return line.ToLine();
+        }
+        finally
+        {
+            line.Dispose();
+        }
+    }
+
+    private void Build(ref LineBuilder line, HttpContext context, in AccessLogMeasurement measurement)
+    {
+        foreach (var segment in _segments)
+        {
+            Write(ref line, segment, context, measurement);
         }
     }
 
@@ -219,8 +244,25 @@ internal sealed class AccessLogTemplate
                 var query = request.QueryString.Value.AsSpan();
                 line.AppendEscaped(query.StartsWith('?') ? query[1..] : query);
                 break;
+            case AccessLogField.Protocol:
+                // Kestrel's interned constants; empty only for a request refused before its request line was read.
+                line.AppendEscaped(request.Protocol.Length == 0 ? "-" : request.Protocol);
+                break;
+            case AccessLogField.Tls:
+                line.Append(TlsVersion(context.Features.Get<ITlsHandshakeFeature>()));
+                break;
         }
     }
+
+    /// <summary>The TLS version as OpenSSL and nginx's <c>$ssl_protocol</c> name it; <c>-</c> on plain HTTP.</summary>
+    private static string TlsVersion(ITlsHandshakeFeature? tls) => tls?.Protocol switch
+    {
+        null => "-",
+        SslProtocols.Tls13 => "TLSv1.3",
+        SslProtocols.Tls12 => "TLSv1.2",
+        SslProtocols.None => "-",
+        var other => other.Value.ToString(), // an older version an endpoint allowed explicitly: the enum's name
+    };
 
     private static void WriteAddress(ref LineBuilder line, IPAddress? address)
     {
@@ -276,4 +318,6 @@ internal enum AccessLogField
     Path,
     Query,
     Format,
+    Protocol,
+    Tls,
 }

@@ -3,8 +3,8 @@ using System.Buffers;
 namespace LbProxy.AccessLog;
 
 /// <summary>
-/// Builds one access-log line in a stack buffer, growing into a pooled array for long lines, so that the
-/// finished string is the only allocation of a line.
+/// Builds one access-log line in a stack buffer, growing into a pooled array for long lines; the finished line
+/// is encoded into a pooled UTF-8 array (<see cref="ToLine"/>), so that a line allocates nothing in the steady state.
 /// </summary>
 internal ref struct LineBuilder
 {
@@ -93,6 +93,8 @@ internal ref struct LineBuilder
     public void Advance(int count) => _length += count;
 
     public override readonly string ToString() => new(_chars[.._length]);
+
+    public readonly AccessLogLine ToLine() => AccessLogLine.Encode(_chars[.._length]);
 
     public void Dispose()
     {

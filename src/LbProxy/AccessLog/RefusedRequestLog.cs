@@ -84,7 +84,7 @@ internal sealed partial class RefusedRequestLog : IObserver<KeyValuePair<string,
 
         var now = _time.GetUtcNow();
         var at = settings.Utc ? now.UtcDateTime : TimeZoneInfo.ConvertTime(now, _time.LocalTimeZone).DateTime;
-        _writer.Enqueue(settings.Template.Format(context, new AccessLogMeasurement(at, refusal.StatusCode, TimeSpan.Zero, 0)));
+        _writer.Enqueue(settings.Template.FormatLine(context, new AccessLogMeasurement(at, refusal.StatusCode, TimeSpan.Zero, 0)));
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using LbProxy.Edge;
 using LbProxy.Images;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
 
@@ -30,6 +31,9 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
         "Allow", "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length", "Content-Location",
         "Content-MD5", "Content-Range", "Content-Type", "Expires", "Last-Modified");
 
+    private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> EndToEndContentHeaderSpans =
+        EndToEndContentHeaders.GetAlternateLookup<ReadOnlySpan<char>>();
+
     public void ValidateRoute(TransformRouteValidationContext context)
     {
     }
@@ -55,16 +59,17 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
         var request = context.HttpContext.Request;
         var upstream = context.ProxyRequest.Headers;
 
-        if (request.Headers.Connection.Count > 0)
+        foreach (var value in request.Headers.Connection)
         {
-            foreach (var token in ConnectionTokens(request.Headers.Connection))
+            var rest = value.AsSpan();
+            while (NextToken(ref rest, out var token))
             {
                 // TryGetValues, unlike Remove, does not throw on a name that is no valid token or is a content
                 // header: a client's Connection header must never turn into a 502. Content headers
                 // (Content-Length, Content-Type) describe the body end to end and are left alone.
-                if (upstream.TryGetValues(token, out _))
+                if (!IsConnectionOption(token) && upstream.TryGetValues(token.ToString(), out _))
                 {
-                    upstream.Remove(token);
+                    upstream.Remove(token.ToString());
                 }
             }
         }
@@ -98,13 +103,18 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
     private static void TransformResponse(ResponseTransformContext context)
     {
         var response = context.HttpContext.Response;
-        if (context.ProxyResponse is { } upstream)
+        // The raw values, not Headers.Connection: that typed view is an object per response and a parse under a lock.
+        if (context.ProxyResponse is { } upstream && upstream.Headers.NonValidated.TryGetValues(HeaderNames.Connection, out var connection))
         {
-            foreach (var token in upstream.Headers.Connection)
+            foreach (var value in connection)
             {
-                if (!IsConnectionOption(token) && !EndToEndContentHeaders.Contains(token))
+                var rest = value.AsSpan();
+                while (NextToken(ref rest, out var token))
                 {
-                    response.Headers.Remove(token);
+                    if (!IsConnectionOption(token) && !EndToEndContentHeaderSpans.Contains(token))
+                    {
+                        response.Headers.Remove(token.ToString());
+                    }
                 }
             }
         }
@@ -119,25 +129,28 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
         response.Headers[WellKnownHeaders.RequestId] = context.HttpContext.TraceIdentifier;
     }
 
-    /// <summary>The header names a <c>Connection</c> header lists, without its connection options.</summary>
-    private static List<string> ConnectionTokens(StringValues connection)
+    /// <summary>
+    /// The next element of a comma-separated header value (RFC 9110 §5.6.1), trimmed, empty elements skipped;
+    /// false at the end. Works on the value in place: no split, no list, no substring.
+    /// </summary>
+    private static bool NextToken(ref ReadOnlySpan<char> rest, out ReadOnlySpan<char> token)
     {
-        var tokens = new List<string>();
-        foreach (var value in connection)
+        while (!rest.IsEmpty)
         {
-            foreach (var part in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            var comma = rest.IndexOf(',');
+            token = (comma < 0 ? rest : rest[..comma]).Trim();
+            rest = comma < 0 ? default : rest[(comma + 1)..];
+            if (!token.IsEmpty)
             {
-                if (!IsConnectionOption(part))
-                {
-                    tokens.Add(part);
-                }
+                return true;
             }
         }
 
-        return tokens;
+        token = default;
+        return false;
     }
 
-    private static bool IsConnectionOption(string token) =>
+    private static bool IsConnectionOption(ReadOnlySpan<char> token) =>
         token.Equals("close", StringComparison.OrdinalIgnoreCase) || token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
         || token.Equals("upgrade", StringComparison.OrdinalIgnoreCase);
 
@@ -145,9 +158,10 @@ internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : I
     {
         foreach (var value in vary)
         {
-            foreach (var part in (value ?? "").Split(',', StringSplitOptions.TrimEntries))
+            var rest = value.AsSpan();
+            while (NextToken(ref rest, out var token))
             {
-                if (part.Equals("Accept", StringComparison.OrdinalIgnoreCase) || part == "*")
+                if (token.Equals("Accept", StringComparison.OrdinalIgnoreCase) || token is "*")
                 {
                     return true;
                 }

@@ -1,5 +1,8 @@
 using System.Net;
+using System.Security.Authentication;
+using System.Text;
 using LbProxy.AccessLog;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -133,6 +136,101 @@ public sealed class AccessLogTemplateTests
 
     /// <summary>A string's size on the 64-bit heap: header, method table, length, characters and terminator, rounded to 8.</summary>
     private static long StringSize(int length) => (8 + 8 + 4 + (2 * (length + 1)) + 7) / 8 * 8;
+
+    [Fact]
+    public void Format_ProtocolAndTls_HttpsRequestShowsBoth()
+    {
+        var template = AccessLogTemplate.Parse("{protocol} {tls} {url}");
+        var context = Request("GET", "/a.jpg");
+        context.Request.Protocol = "HTTP/2";
+        context.Features.Set<ITlsHandshakeFeature>(new Handshake(SslProtocols.Tls13));
+
+        Assert.Equal("HTTP/2 TLSv1.3 /a.jpg", template.Format(context, default));
+
+        context.Request.Protocol = "HTTP/1.1";
+        context.Features.Set<ITlsHandshakeFeature>(new Handshake(SslProtocols.Tls12));
+        Assert.Equal("HTTP/1.1 TLSv1.2 /a.jpg", template.Format(context, default));
+    }
+
+    [Fact]
+    public void Format_ProtocolAndTls_PlainHttpHasADashForTls()
+    {
+        var template = AccessLogTemplate.Parse("{protocol} {tls}");
+        var context = Request("GET", "/");
+        context.Request.Protocol = "HTTP/1.1";
+
+        Assert.Equal("HTTP/1.1 -", template.Format(context, default));
+    }
+
+    [Fact]
+    public void Format_ProtocolNotYetRead_IsADash()
+    {
+        var template = AccessLogTemplate.Parse("{protocol}");
+        var context = Request("GET", "/");
+        context.Request.Protocol = "";
+
+        Assert.Equal("-", template.Format(context, default));
+    }
+
+    [Theory]
+    [InlineData(AccessLogOptions.DefaultTemplate)]
+    [InlineData("{ip} {method} {url} {status} {duration_ms} {protocol} {tls} {route} {cluster} {destination} {request_id}")]
+    public void FormatLine_SteadyState_AllocatesNothing(string text)
+    {
+        var template = AccessLogTemplate.Parse(text);
+        var context = Request("GET", "/images/cat.jpg?w=100", referer: "https://shop.example/p/1", ua: "Mozilla/5.0 (X11) Firefox/140.0");
+        context.Request.Protocol = "HTTP/2";
+        context.Features.Set<ITlsHandshakeFeature>(new Handshake(SslProtocols.Tls13));
+        var measurement = new AccessLogMeasurement(At, 200, TimeSpan.FromMilliseconds(12.5), 0);
+        for (var i = 0; i < 100; i++)
+        {
+            template.FormatLine(context, measurement).Return(); // warm: the pool's buckets, the feature cache, the JIT
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            template.FormatLine(context, measurement).Return();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void FormatLine_IsTheUtf8OfFormat()
+    {
+        var template = AccessLogTemplate.Parse(AccessLogOptions.DefaultTemplate);
+        var context = Request("GET", "/bild/äöü.jpg", ua: "Agent ☃");
+
+        var line = template.FormatLine(context, new AccessLogMeasurement(At, 200, TimeSpan.Zero, 0));
+        try
+        {
+            Assert.Equal(template.Format(context, new AccessLogMeasurement(At, 200, TimeSpan.Zero, 0)), Encoding.UTF8.GetString(line.Bytes));
+        }
+        finally
+        {
+            line.Return();
+        }
+    }
+
+#pragma warning disable SYSLIB0058 // the interface's older members; only Protocol is read
+    private sealed class Handshake(SslProtocols protocol) : ITlsHandshakeFeature
+    {
+        public SslProtocols Protocol => protocol;
+
+        public CipherAlgorithmType CipherAlgorithm => CipherAlgorithmType.None;
+
+        public int CipherStrength => 0;
+
+        public HashAlgorithmType HashAlgorithm => HashAlgorithmType.None;
+
+        public int HashStrength => 0;
+
+        public ExchangeAlgorithmType KeyExchangeAlgorithm => ExchangeAlgorithmType.None;
+
+        public int KeyExchangeStrength => 0;
+    }
+#pragma warning restore SYSLIB0058
 
     private static DefaultHttpContext Request(string method, string target, string? referer = null, string? ua = null)
     {

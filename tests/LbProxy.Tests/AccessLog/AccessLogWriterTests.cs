@@ -3,10 +3,8 @@ using LbProxy.AccessLog;
 using LbProxy.Metrics;
 using LbProxy.Tests.Infrastructure;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using System.Text;
 using Microsoft.Extensions.Options;
-using Serilog;
-using Serilog.Core;
-using Serilog.Events;
 
 namespace LbProxy.Tests.AccessLog;
 
@@ -63,14 +61,47 @@ public sealed class AccessLogWriterTests
         Assert.Equal(["first", .. Enumerable.Range(0, 16).Select(i => $"line {i}")], sink.Lines);
     }
 
-    private static AccessLogWriter Writer(ILogEventSink sink, AccessLogCounters counters, int bufferSize) => new(
+    [Fact]
+    public async Task Enqueue_LinesThatComeTogether_AreWrittenAsOneBatch()
+    {
+        using var meters = new TestMeterFactory();
+        var counters = new AccessLogCounters(meters);
+        var output = new CountingOutput();
+        await using (var writer = Writer(output, counters, bufferSize: 1000))
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                writer.Enqueue($"line {i}");
+            }
+
+            await Poll.UntilAsync(() => Task.FromResult(counters.Get(AccessLogOutcome.Written)), n => n == 200,
+                TimeSpan.FromSeconds(10), "200 lines written", n => $"{n} written");
+        }
+
+        // One wake-up of the reader and one write for the lot (two at most, should it wake between two lines).
+        Assert.InRange(output.Flushes, 1, 2);
+        Assert.Equal(200, output.Lines);
+    }
+
+    private static AccessLogWriter Writer(AccessLogOutput output, AccessLogCounters counters, int bufferSize) => new(
         Options.Create(new AccessLogOptions { BufferSize = bufferSize }),
-        new AccessLogOutput(new LoggerConfiguration().WriteTo.Sink(sink).CreateLogger()),
+        output,
         counters,
         TimeProvider.System);
 
+    private sealed class CountingOutput : AccessLogOutput
+    {
+        public int Lines { get; private set; }
+
+        public int Flushes { get; private set; }
+
+        public override void Write(ReadOnlySpan<byte> line) => Lines++;
+
+        public override void Flush() => Flushes++;
+    }
+
     /// <summary>A sink that can be made to hang, as a stdout whose reader stopped reading does.</summary>
-    private sealed class BlockingSink : ILogEventSink, IDisposable
+    private sealed class BlockingSink : AccessLogOutput
     {
         private readonly ManualResetEventSlim _open = new(true);
         private readonly List<string> _lines = [];
@@ -90,21 +121,26 @@ public sealed class AccessLogWriterTests
 
         public void Block() => _open.Reset();
 
-        public void Dispose()
+        protected override void Dispose(bool disposing)
         {
-            _open.Dispose();
-            Entered.Dispose();
+            if (disposing)
+            {
+                _open.Dispose();
+                Entered.Dispose();
+            }
+
+            base.Dispose(disposing);
         }
 
         public void Release() => _open.Set();
 
-        public void Emit(LogEvent logEvent)
+        public override void Write(ReadOnlySpan<byte> line)
         {
             Entered.Set();
             _open.Wait(TimeSpan.FromSeconds(30));
             lock (_lines)
             {
-                _lines.Add(((ScalarValue)logEvent.Properties[AccessLineFormatter.LineProperty]).Value!.ToString()!);
+                _lines.Add(Encoding.UTF8.GetString(line));
             }
         }
     }

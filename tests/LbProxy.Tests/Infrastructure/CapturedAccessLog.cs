@@ -1,32 +1,22 @@
 using System.Collections.Concurrent;
+using System.Text;
 using LbProxy.AccessLog;
-using Serilog;
-using Serilog.Core;
-using Serilog.Events;
 
 namespace LbProxy.Tests.Infrastructure;
 
 /// <summary>
-/// An access-log sink for in-process proxies: the lines the proxy's access-log writer hands to Serilog, kept
-/// in memory instead of going to the test host's stdout. The formatting is the production formatter's.
+/// An access-log output for in-process proxies: the UTF-8 lines the proxy's access-log writer hands to its
+/// output, kept in memory (decoded) instead of going to the test host's stdout.
 /// </summary>
-internal sealed class CapturedAccessLog : ILogEventSink
+internal sealed class CapturedAccessLog
 {
     private readonly ConcurrentQueue<string> _lines = new();
-    private readonly AccessLineFormatter _formatter = new();
 
     public IReadOnlyList<string> Lines => [.. _lines];
 
     public int Count => _lines.Count;
 
-    public AccessLogOutput CreateOutput() => new(new LoggerConfiguration().WriteTo.Sink(this).CreateLogger());
-
-    public void Emit(LogEvent logEvent)
-    {
-        using var writer = new StringWriter();
-        _formatter.Format(logEvent, writer);
-        _lines.Enqueue(writer.ToString().TrimEnd('\n'));
-    }
+    public AccessLogOutput CreateOutput() => new Output(this);
 
     /// <summary>
     /// Waits until at least <paramref name="count"/> lines have arrived (the writer is asynchronous) and returns
@@ -39,4 +29,9 @@ internal sealed class CapturedAccessLog : ILogEventSink
             bound ?? TimeSpan.FromSeconds(10),
             $"{count} access-log line(s)",
             lines => $"{lines.Count} line(s), the last ones:\n{string.Join("\n", lines.TakeLast(20))}");
+
+    private sealed class Output(CapturedAccessLog log) : AccessLogOutput
+    {
+        public override void Write(ReadOnlySpan<byte> line) => log._lines.Enqueue(Encoding.UTF8.GetString(line));
+    }
 }

@@ -147,6 +147,7 @@ public sealed class HeaderHygieneTransformProviderTests
     [Theory]
     [InlineData("image/avif", null, "Accept")]
     [InlineData("image/webp", "Origin", "Origin,Accept")]
+    [InlineData("image/webp", "Accept-Encoding, Accepted", "Accept-Encoding, Accepted,Accept")]
     [InlineData("IMAGE/JPEG", null, "Accept")]
     public async Task TransformResponse_ImageOfANegotiatedRequest_VariesByAccept(string contentType, string? vary, string expected)
     {
@@ -167,6 +168,7 @@ public sealed class HeaderHygieneTransformProviderTests
     [InlineData("accept")]
     [InlineData("Origin, Accept")]
     [InlineData("*")]
+    [InlineData(" ,Origin,, ACCEPT ")]
     public async Task TransformResponse_VaryAlreadyCoversAccept_IsLeftAsItIs(string vary)
     {
         var context = Request(UntrustedClient);
@@ -213,6 +215,27 @@ public sealed class HeaderHygieneTransformProviderTests
 
         Assert.False(context.Response.Headers.ContainsKey("X-Origin-Hop"));
         Assert.Equal("2", context.Response.Headers["X-Kept"].ToString());
+    }
+
+    [Fact]
+    public async Task TransformResponse_OriginsConnectionAsOneRawList_EachNamedHeaderRemovedContentHeadersKept()
+    {
+        var context = Request(UntrustedClient);
+        using var origin = new HttpResponseMessage(HttpStatusCode.OK);
+        origin.Headers.TryAddWithoutValidation("Connection", " keep-alive ,X-Hop-A,, x-hop-b , Content-Type,Upgrade");
+        context.Response.Headers["X-Hop-A"] = "1";
+        context.Response.Headers["X-Hop-B"] = "2";
+        context.Response.Headers["Upgrade"] = "h2c";
+        context.Response.Headers.ContentType = "image/png";
+        context.Response.Headers["X-Kept"] = "3";
+
+        await TransformResponseAsync(context, origin);
+
+        Assert.False(context.Response.Headers.ContainsKey("X-Hop-A"));
+        Assert.False(context.Response.Headers.ContainsKey("X-Hop-B"));
+        Assert.Equal("h2c", context.Response.Headers["Upgrade"].ToString());
+        Assert.Equal("image/png", context.Response.ContentType);
+        Assert.Equal("3", context.Response.Headers["X-Kept"].ToString());
     }
 
     [Fact]
