@@ -43,8 +43,10 @@ internal static class LoggingExtensions
             // (Information), which is never written here. Off, a request costs neither, and a client's trace context
             // passes to the origin unchanged. Configured tracing (an ActivityListener) still gets its Activity.
             .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off)
+            // Repeats held back first, then queued: a request never waits for stdout (Logging/BackgroundLogSink).
             .WriteTo.Sink(new RepeatLimitingSink(
-                new LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture).CreateLogger(),
+                new BackgroundLogSink(new LoggerConfiguration().MinimumLevel.Verbose()
+                    .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture).CreateLogger()),
                 options.RepeatLimit,
                 options.RepeatWindow < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : options.RepeatWindow,
                 TimeProvider.System)));
