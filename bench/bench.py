@@ -221,15 +221,17 @@ def http_get(port, path, timeout=5):
         conn.close()
 
 
-def wait_ready(proc, port, path, limit_s=60):
+def wait_ready(proc, port, path, limit_s=60, get=None):
+    """Until `get(port, path, timeout)` (plain HTTP unless given) answers 200."""
+    get = get or http_get
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if not proc.alive():
             raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode} before it was ready (see its log)")
         try:
-            if http_get(port, path, timeout=2)[0] == 200:
+            if get(port, path, timeout=2)[0] == 200:
                 return
-        except OSError:
+        except (OSError, http.client.HTTPException):
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{proc.name} not ready on port {port} after {limit_s:.0f} s")

@@ -159,20 +159,6 @@ def https_get(port, path, timeout=5):
         conn.close()
 
 
-def wait_ready(proc, port, path, limit_s=60):
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise RuntimeError(f"{proc.name} exited (see its log)")
-        try:
-            if https_get(port, path, 2)[0] == 200:
-                return
-        except (OSError, http.client.HTTPException):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{proc.name}: no 200 on https://127.0.0.1:{port}{path} within {limit_s} s")
-
-
 def h2load(args, port, requests=None, seconds=None, clients=1, streams=1):
     cmd = (["taskset", "-c", args.load_cpus] if args.load_cpus else []) + ["h2load", "-c", str(clients), "-m", str(streams)]
     cmd += ["-D", str(max(1, round(seconds)))] if seconds else ["-n", str(requests)]
@@ -247,7 +233,7 @@ def main(argv):
                     f.write(text)
             bench.log(f"start {name}")
             procs[name] = runner.start(name, t["cmd"], env=t["env"], cpus=args.proxy_cpus)
-            wait_ready(procs[name], t["port"], "/" + args.file)
+            bench.wait_ready(procs[name], t["port"], "/" + args.file, get=https_get)
             status, body = https_get(t["port"], "/" + args.file)
             if status != 200 or body != expected:
                 raise RuntimeError(f"{name}: GET /{args.file} gave {status} and {len(body)} bytes, not the file")

@@ -135,15 +135,14 @@ internal sealed class AccessLogTemplate
     /// <summary>The line of one request as text (for tests and tools; the middleware uses <see cref="FormatLine"/>).</summary>
     public string Format(HttpContext context, in AccessLogMeasurement measurement)
     {
-        var line = new LineBuilder(stackalloc char[StackLineChars]);
+        var line = FormatLine(context, measurement);
         try
         {
-            Build(ref line, context, measurement);
-            return line.ToString();
+            return System.Text.Encoding.UTF8.GetString(line.Bytes);
         }
         finally
         {
-            line.Dispose();
+            line.Return();
         }
     }
 

@@ -27,13 +27,19 @@ internal static partial class StalledClientCut
         return next(context);
     };
 
-    /// <summary>Proxy middleware: after the forward, closes the connection of an HTTP/2 client that stalled it.</summary>
-    public static async Task InvokeAsync(HttpContext context, Func<Task> next)
+    /// <summary>
+    /// Proxy middleware: after the forward, closes the connection of an HTTP/2 client that stalled it. HTTP/1.x
+    /// requests (one stream per connection, timed by Kestrel) pass straight through, with no await of their own.
+    /// </summary>
+    public static Task InvokeAsync(HttpContext context, RequestDelegate next) =>
+        HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol)
+            ? next(context)
+            : ForwardThenCutIfStalledAsync(context, next);
+
+    private static async Task ForwardThenCutIfStalledAsync(HttpContext context, RequestDelegate next)
     {
-        await next();
+        await next(context);
         if (context.Features.Get<IForwarderErrorFeature>() is { Error: ForwarderError.ResponseBodyClient, Exception: OperationCanceledException }
-            && !HttpProtocol.IsHttp11(context.Request.Protocol)
-            && !HttpProtocol.IsHttp10(context.Request.Protocol)
             && context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(ConnectionKey, out var value) == true
             && value is ConnectionContext connection)
         {

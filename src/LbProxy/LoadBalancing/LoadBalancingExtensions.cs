@@ -1,6 +1,5 @@
 using LbProxy.Configuration;
 using LbProxy.Metrics;
-using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.LoadBalancing;
 
 namespace LbProxy.LoadBalancing;
@@ -19,7 +18,7 @@ internal static class LoadBalancingExtensions
         services.AddSingleton<IConfigCheck, BalancingConfigCheck>();
         services.AddLbProxyOptions<RetryOptions, RetryOptionsValidator>(RetryOptions.SectionName);
         services.AddSingleton<RetryBudgets>();
-        services.AddSingleton<IConfigChangeListener>(static sp => sp.GetRequiredService<RetryBudgets>());
+        services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<RetryBudgets>());
         services.AddSingleton<RetryMetrics>();
         services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<RetryMetrics>());
         return services;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
-using Yarp.ReverseProxy.Configuration;
+using LbProxy.Metrics;
 
 namespace LbProxy.LoadBalancing;
 
@@ -78,7 +78,7 @@ internal sealed class RetryBudget(TimeProvider time, int windowSeconds)
 /// it (blue/green pools under fresh names would otherwise add one per deploy). A changed
 /// <see cref="RetryOptions.BudgetWindow"/> applies at the cluster's next request, with a fresh budget.
 /// </summary>
-internal sealed class RetryBudgets(TimeProvider time, IOptionsMonitor<RetryOptions> options) : IConfigChangeListener
+internal sealed class RetryBudgets(TimeProvider time, IOptionsMonitor<RetryOptions> options) : IClusterSeries
 {
     private readonly ConcurrentDictionary<string, RetryBudget> _budgets = new(StringComparer.OrdinalIgnoreCase);
 
@@ -97,27 +97,15 @@ internal sealed class RetryBudgets(TimeProvider time, IOptionsMonitor<RetryOptio
         return _budgets.TryUpdate(clusterId, fresh, budget) ? fresh : For(clusterId);
     }
 
-    public void ConfigurationApplied(IReadOnlyList<IProxyConfig> proxyConfigs)
+    /// <summary>Forgets the budgets of the clusters the applied config no longer has (see <see cref="ClusterSeriesConfigListener"/>).</summary>
+    public void Configure(ConfiguredIds ids)
     {
-        var configured = proxyConfigs.SelectMany(static c => c.Clusters).Select(static c => c.ClusterId).ToHashSet(StringComparer.OrdinalIgnoreCase);
         foreach (var clusterId in _budgets.Keys)
         {
-            if (!configured.Contains(clusterId))
+            if (!ids.HasCluster(clusterId))
             {
                 _budgets.TryRemove(clusterId, out _);
             }
         }
-    }
-
-    public void ConfigurationLoaded(IReadOnlyList<IProxyConfig> proxyConfigs)
-    {
-    }
-
-    public void ConfigurationLoadingFailed(IProxyConfigProvider configProvider, Exception exception)
-    {
-    }
-
-    public void ConfigurationApplyingFailed(IReadOnlyList<IProxyConfig> proxyConfigs, Exception exception)
-    {
     }
 }

@@ -33,10 +33,11 @@ internal sealed class ClusterSeriesConfigListener(IEnumerable<IClusterSeries> se
 }
 
 /// <summary>
-/// Instruments with per-cluster series. A series exists at 0 from the moment its cluster is configured (a
+/// What is kept per configured cluster: instruments' series, and other state such as retry budgets. A series exists at 0 from the moment its cluster is configured (a
 /// Prometheus counter that first appears at 1 hides its first increase from <c>increase()</c> and alerts), and
 /// leaves <c>/metrics</c> once the config no longer names its cluster, destination or route (a config with churn,
-/// blue/green pools under fresh names, would otherwise grow <c>/metrics</c> without bound).
+/// blue/green pools under fresh names, would otherwise grow <c>/metrics</c> without bound); other state is
+/// forgotten with its cluster too.
 /// </summary>
 internal interface IClusterSeries
 {

@@ -1,4 +1,5 @@
 using LbProxy.LoadBalancing;
+using LbProxy.Metrics;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Yarp.ReverseProxy.Configuration;
@@ -11,13 +12,13 @@ public sealed class RetryBudgetsTests
     private readonly ChangingOptions _options = new();
 
     [Fact]
-    public void ConfigurationApplied_ClusterDropped_ItsBudgetIsForgottenAndTheOthersKept()
+    public void Configure_ClusterDropped_ItsBudgetIsForgottenAndTheOthersKept()
     {
         var budgets = new RetryBudgets(_time, _options);
         var kept = budgets.For("blue");
         budgets.For("green");
 
-        budgets.ConfigurationApplied([new InMemoryConfigProvider([], [new ClusterConfig { ClusterId = "blue" }]).GetConfig()]);
+        budgets.Configure(ConfiguredIds.From([], [new ClusterConfig { ClusterId = "blue" }]));
 
         Assert.Equal(1, budgets.Count);
         Assert.Same(kept, budgets.For("blue"));
