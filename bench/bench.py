@@ -36,7 +36,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # name: (size in bytes, magic bytes in front of the random body). Random bytes are incompressible, as real
 # images are; the proxies never decode a body, so the magic only makes the files look like what they are.
 FILES = {"small.jpg": (4 * 1024, b"\xff\xd8\xff\xe0"), "large.jpg": (100 * 1024, b"\xff\xd8\xff\xe0")}
-TARGETS = ["direct", "nginx", "haproxy", "bare-yarp", "lbproxy", "lbproxy-nolog"]
+TARGETS = ["direct", "nginx", "haproxy", "bare-yarp", "lbproxy", "lbproxy-nolog", "lbproxy-aot"]
+# Run by the .NET runtime (JIT): bench/AllocProbe is loaded into them as a startup hook. lbproxy-aot is LbProxy's
+# native build (Native AOT: no startup hooks); its allocated bytes come from its own /_lb/runtime.
 DOTNET_TARGETS = {"bare-yarp", "lbproxy", "lbproxy-nolog"}
 PACKAGES = {"nginx": ["nginx-light", "nginx"], "haproxy": ["haproxy"], "wrk": ["wrk"], "gnuplot": ["gnuplot-nox"]}
 
@@ -237,8 +239,18 @@ def wait_ready(proc, port, path, limit_s=60, get=None):
     raise RuntimeError(f"{proc.name} not ready on port {port} after {limit_s:.0f} s")
 
 
-def read_alloc(port):
-    """Managed bytes allocated since start, from bench/AllocProbe loaded as a startup hook."""
+def read_alloc(target):
+    """Managed bytes allocated since start: from bench/AllocProbe loaded as a startup hook, else from LbProxy's own
+    /_lb/runtime (GC.GetTotalAllocatedBytes, imprecise by at most one allocation context, ~8 KiB), else None."""
+    if target["probe"]:
+        return read_probe(target["probe"])
+    if target["runtime"] and target["cmd"] and target["cmd"][0] != "dotnet":
+        status, body, _ = http_get(target["runtime"], "/_lb/runtime")
+        return json.loads(body)["gc"]["totalAllocatedBytes"] if status == 200 else None
+    return None
+
+
+def read_probe(port):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         data = b""
         while not data.endswith(b"\n"):
@@ -252,7 +264,9 @@ def read_alloc(port):
 # ---------------------------------------------------------------- setup
 
 def ensure_programs(args):
-    missing = [name for name in PACKAGES if shutil.which(name) is None]
+    # clang links the native build (Native AOT), which only lbproxy-aot needs.
+    wanted = dict(PACKAGES, **({"clang": ["clang"]} if "lbproxy-aot" in args.targets else {}))
+    missing = [name for name in wanted if shutil.which(name) is None]
     if not missing:
         return
     if args.no_install:
@@ -262,22 +276,26 @@ def ensure_programs(args):
     log(f"installing: {', '.join(missing)}")
     subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
     for name in missing:
-        for package in PACKAGES[name]:
+        for package in wanted[name]:
             if subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", package], env=env, timeout=600,
                               stdout=subprocess.DEVNULL).returncode == 0:
                 break
         else:
-            sys.exit(f"could not install {name} ({' or '.join(PACKAGES[name])})")
+            sys.exit(f"could not install {name} ({' or '.join(wanted[name])})")
 
 
 def build(args):
     out = os.path.join(args.out, "build")
     if args.no_build and os.path.exists(os.path.join(out, "lbproxy", "LbProxy.dll")):
         return out
-    for project, name in (("src/LbProxy", "lbproxy"), ("bench/BareYarp", "bare-yarp"), ("bench/AllocProbe", "probe")):
-        log(f"dotnet publish {project} -c Release")
+    # LbProxy twice: as shipped (`dotnet publish`: JIT), and native (Native AOT) when a target asks for it.
+    builds = [("src/LbProxy", "lbproxy", []), ("bench/BareYarp", "bare-yarp", []), ("bench/AllocProbe", "probe", [])]
+    if "lbproxy-aot" in args.targets:
+        builds.insert(1, ("src/LbProxy", "lbproxy-aot", ["-p:PublishAot=true"]))
+    for project, name, extra in builds:
+        log(f"dotnet publish {project} -c Release {' '.join(extra)}".rstrip())
         subprocess.run(["dotnet", "publish", os.path.join(ROOT, project), "-c", "Release", "-nologo",
-                        "-clp:NoSummary", "-o", os.path.join(out, name)],
+                        "-clp:NoSummary", "-o", os.path.join(out, name)] + extra,
                        check=True, stdout=subprocess.DEVNULL, timeout=900,
                        env=dict(os.environ, DOTNET_CLI_TELEMETRY_OPTOUT="1", DOTNET_NOLOGO="1"))
     return out
@@ -386,7 +404,8 @@ def plan_targets(args, work, build_dir, origins):
     for i, name in enumerate(args.targets):
         port = args.base_port + 10 + i
         d = os.path.join(work, name)
-        p = {"port": port, "dir": d, "env": dict(os.environ), "probe": None, "write": {}}
+        # probe: AllocProbe's port; runtime: the port of LbProxy's /_lb/runtime (allocated bytes of a native target)
+        p = {"port": port, "dir": d, "env": dict(os.environ), "probe": None, "runtime": None, "write": {}}
         if name == "direct":
             p["port"], p["cmd"] = origins[0], None
         elif name == "nginx":
@@ -403,9 +422,10 @@ def plan_targets(args, work, build_dir, origins):
                     for j, o in enumerate(origins)]
             p["cmd"] = ["dotnet", f"{build_dir}/bare-yarp/BareYarp.dll", "--urls", f"http://127.0.0.1:{port}"] + cfg
         else:
-            p["write"][f"{d}/yarp.json"] = json.dumps(lbproxy_conf(origins, name == "lbproxy"), indent=2)
-            p["cmd"] = ["dotnet", f"{build_dir}/lbproxy/LbProxy.dll", "--config", f"{d}/yarp.json",
-                        "--urls", f"http://127.0.0.1:{port}"]
+            p["write"][f"{d}/yarp.json"] = json.dumps(lbproxy_conf(origins, name != "lbproxy-nolog"), indent=2)
+            program = [f"{build_dir}/lbproxy-aot/LbProxy"] if name == "lbproxy-aot" else ["dotnet", f"{build_dir}/lbproxy/LbProxy.dll"]
+            p["cmd"] = program + ["--config", f"{d}/yarp.json", "--urls", f"http://127.0.0.1:{port}"]
+            p["runtime"] = port
         if name in DOTNET_TARGETS:
             p["probe"] = args.base_port + 50 + i
             p["env"].update({
@@ -468,9 +488,9 @@ def parse_wrk(text):
 def measure(args, target, proc, origins_procs, path, seconds):
     before_cpu = proc.cpu_seconds() if proc else 0
     before_origin = sum(o.cpu_seconds() for o in origins_procs)
-    before_alloc = read_alloc(target["probe"]) if target["probe"] else None
+    before_alloc = read_alloc(target)
     res = wrk(args, target["port"], path, seconds)
-    after_alloc = read_alloc(target["probe"]) if target["probe"] else None
+    after_alloc = read_alloc(target)
     res["proxy_cpu_s"] = (proc.cpu_seconds() - before_cpu) if proc else None
     res["origin_cpu_s"] = sum(o.cpu_seconds() for o in origins_procs) - before_origin
     n = max(res["requests"], 1)
@@ -540,6 +560,7 @@ def summarize(args, runs, meta):
                 "cpu_s_per_10k": med(r["cpu_per_10k"] for r in rs),
                 "alloc_bytes_per_req": med(r["alloc_per_req"] for r in rs),
                 "start_rss_mib": meta["start_rss_mib"].get(name),
+                "start_s": meta["start_s"].get(name),
                 "peak_rss_mib": max((r["peak_rss_mib"] for r in rs if r["peak_rss_mib"] is not None), default=None),
                 "origin_cpu_s_per_10k": med(r["origin_cpu_s"] / max(r["requests"], 1) * 10_000 for r in rs),
                 "errors": sum(r["errors"] for r in rs),
@@ -569,15 +590,16 @@ def write_reports(args, meta, rows, runs):
              f"{meta['machine']['dotnet']} SDK, {meta['machine']['nginx']}, {meta['machine']['haproxy']}, {meta['machine']['wrk']}.", "",
              f"`{meta['command']}`: {args.rounds} round(s), wrk -t1 -c{args.connections} -d{args.duration:g}s per file, "
              f"proxy on CPUs {args.proxy_cpus or 'any'}, wrk and origins on {args.load_cpus or 'any'}. Medians over rounds.", "",
-             "| target | file | req/s | p50 ms | p99 ms | CPU s/10k req | × nginx | × bare YARP | req/s × nginx | req/s × bare YARP | alloc B/req | RSS at start MiB | peak RSS MiB | errors |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| target | file | req/s | p50 ms | p99 ms | CPU s/10k req | × nginx | × bare YARP | req/s × nginx | req/s × bare YARP | alloc B/req | start s | RSS at start MiB | peak RSS MiB | errors |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['target']} | {r['file']} | {fmt(r['rps'], ',.0f')} | {fmt(r['p50_ms'], '.2f')} | {fmt(r['p99_ms'], '.2f')} "
                      f"| {fmt(r['cpu_s_per_10k'], '.3f')} | {fmt(r['cpu_x_nginx'], '.2f')} | {fmt(r['cpu_x_bare_yarp'], '.2f')} "
-                     f"| {fmt(r['rps_x_nginx'], '.2f')} | {fmt(r['rps_x_bare_yarp'], '.2f')} | {fmt(r['alloc_bytes_per_req'], ',.0f')} | {fmt(r['start_rss_mib'], '.0f')} | {fmt(r['peak_rss_mib'], '.0f')} | {r['errors']} |")
+                     f"| {fmt(r['rps_x_nginx'], '.2f')} | {fmt(r['rps_x_bare_yarp'], '.2f')} | {fmt(r['alloc_bytes_per_req'], ',.0f')} | {fmt(r['start_s'], '.2f')} | {fmt(r['start_rss_mib'], '.0f')} | {fmt(r['peak_rss_mib'], '.0f')} | {r['errors']} |")
     lines += ["", "CPU s/10k req: user+system CPU of the target's processes (its session) during the measured run, per 10,000 "
               "requests; `direct` is wrk against origin A, so it has none. Alloc B/req: managed bytes allocated per request "
-              "(GC.GetTotalAllocatedBytes, read by bench/AllocProbe) for the .NET targets. RSS at start: VmRSS after start and 8 "
+              "(GC.GetTotalAllocatedBytes: read by bench/AllocProbe in the JIT targets, from /_lb/runtime in lbproxy-aot, LbProxy's "
+              "native build). Start s: from the spawn to the first file served through the target, on its one CPU. RSS at start: VmRSS after start and 8 "
               "requests, before any load. Peak RSS: VmHWM summed over the target's processes, since its start."]
     if meta["warnings"]:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in meta["warnings"]]
@@ -659,8 +681,11 @@ class Bench:
                 f.write(text)
         if t["cmd"] is None:
             return None
+        started = time.monotonic()
         p = self.start(name, t["cmd"], env=t["env"], cpus=self.args.proxy_cpus)
         wait_ready(p, t["port"], "/" + self.args.files[0])
+        # From the spawn to the first file served through it (polled every 0.1 s), on the proxy's one CPU.
+        p.start_s = time.monotonic() - started
         return p
 
     def check(self, name, t, origin_ports):
@@ -688,6 +713,7 @@ class Bench:
             self.check(name, t, origin_ports)
             time.sleep(1)
             meta["start_rss_mib"][name] = procs[name].status_kib("VmRSS") / 1024 if procs[name] else None
+            meta["start_s"][name] = procs[name].start_s if procs[name] else None
             trail, settled = prewarm(args, t, procs[name], origin_procs)
             meta["prewarm"][name] = trail
             log(f"{name}: pre-warm CPU s/10k {trail}")
@@ -791,13 +817,13 @@ def main(argv):
     os.makedirs(args.out, exist_ok=True)
     if args.mode == "scale":
         build_dir = build(args)
-        return subprocess.run([sys.executable, os.path.join(BENCH, "reload_scale.py"), "--dll",
+        return subprocess.run([sys.executable, os.path.join(BENCH, "reload_scale.py"), "--program",
                                f"{build_dir}/lbproxy/LbProxy.dll", "--routes", str(args.routes),
                                "--clusters", str(args.clusters)], timeout=1800).returncode
     ensure_programs(args)
     build_dir = build(args)
     meta = {"command": command, "machine": machine(), "load_start": round(os.getloadavg()[0], 2),
-            "warnings": [], "prewarm": {}, "start_rss_mib": {}, "args": {k: v for k, v in vars(args).items() if k != "extra_env"},
+            "warnings": [], "prewarm": {}, "start_rss_mib": {}, "start_s": {}, "args": {k: v for k, v in vars(args).items() if k != "extra_env"},
             "env": args.extra_env}
     log(f"{meta['machine']['date_utc']}: {meta['machine']['cpus']} CPUs {meta['machine']['cpu']}, "
         f"load {meta['machine']['load_avg']}; results in {args.out}")

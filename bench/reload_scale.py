@@ -7,12 +7,17 @@ reloads (p50/p99 and their ratio, measured in the same run). Everything runs on 
 loop is bounded in count and time; only processes started here are stopped, by pid.
 
     python3 bench/bench.py scale [--routes 10000 --clusters 1000]     (publishes LbProxy, then runs this)
-    python3 bench/reload_scale.py --dll PATH/LbProxy.dll [--routes 10000 --clusters 1000]
+    python3 bench/reload_scale.py [--program PATH/LbProxy | PATH/LbProxy.dll] [--routes 10000 --clusters 1000]
 """
 import argparse, http.client, json, os, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DLL = os.path.join(ROOT, "src", "LbProxy", "bin", "Release", "net10.0", "LbProxy.dll")
+
+
+def launch(program):
+    """The command that runs LbProxy: a native executable itself, a .dll through dotnet."""
+    return ["dotnet", program] if program.endswith(".dll") else [program]
 
 
 def free_port():
@@ -83,9 +88,9 @@ def main():
     ap.add_argument("--routes", type=int, default=10_000)
     ap.add_argument("--clusters", type=int, default=1_000)
     ap.add_argument("--reloads", type=int, default=5)
-    ap.add_argument("--dll", default=DLL, help="the LbProxy.dll to run (default: the Release build of the solution)")
+    ap.add_argument("--program", default=DLL, help="the native LbProxy or an LbProxy.dll to run (default: the solution's Release build)")
     args = ap.parse_args()
-    dll = args.dll
+    dll = args.program
     if not os.path.exists(dll):
         sys.exit(f"no {dll}: build first (dotnet build -c Release {ROOT}/LbProxy.sln) or use bench/bench.py scale")
 
@@ -95,7 +100,7 @@ def main():
         origins = []
         for name in ("a", "b"):
             port = free_port()
-            procs.append(subprocess.Popen(["dotnet", dll, "origin", "--urls", f"http://127.0.0.1:{port}", "--id", name],
+            procs.append(subprocess.Popen(launch(dll) + ["origin", "--urls", f"http://127.0.0.1:{port}", "--id", name],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             origins.append(f"http://127.0.0.1:{port}/")
         for o in origins:
@@ -107,7 +112,7 @@ def main():
         size_mb = os.path.getsize(path) / 1e6
         port = free_port()
         t0 = time.monotonic()
-        proxy = subprocess.Popen(["dotnet", dll, "--config", path, "--urls", f"http://127.0.0.1:{port}"],
+        proxy = subprocess.Popen(launch(dll) + ["--config", path, "--urls", f"http://127.0.0.1:{port}"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(proxy)
         wait_status(port, "/img/9/a.jpg", 200, 120)

@@ -14,6 +14,8 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # The browser test (Functional/LiveUiBrowserTests) drives Debian's Chromium through playwright-core.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The native build (Functional/NativeBuildTests: dotnet publish -p:PublishAot=true) links with clang.
+command -v clang >/dev/null 2>&1 || missing+=(clang)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

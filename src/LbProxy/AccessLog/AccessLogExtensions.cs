@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using LbProxy.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LbProxy.AccessLog;
 
@@ -8,7 +8,7 @@ internal static class AccessLogExtensions
 {
     public static IServiceCollection AddLbProxyAccessLog(this IServiceCollection services)
     {
-        services.AddLbProxyOptions<AccessLogOptions, AccessLogOptionsValidator>(AccessLogOptions.SectionName);
+        services.AddLbProxyOptions<AccessLogOptions, AccessLogOptionsValidator>(AccessLogOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddMetrics();
         services.TryAddSingleton(static _ => AccessLogOutput.Console());
         services.AddSingleton<AccessLogCounters>();

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using LbProxy.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace LbProxy.AccessLog;
@@ -44,7 +45,7 @@ internal sealed class AccessLogOptions : IValidatableObject
     public string[] SkipStatusClasses { get; set; } = [];
 
     /// <summary>Skip requests answered faster than this (zero: none); to log only slow requests.</summary>
-    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    [TimeSpanRange("00:00:00", "01:00:00")]
     public TimeSpan MinDuration { get; set; } = TimeSpan.Zero;
 
     /// <summary>Percentage of successful requests (status below 400) that are logged; errors always are.</summary>

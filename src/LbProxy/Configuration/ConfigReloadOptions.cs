@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 
 namespace LbProxy.Configuration;
@@ -12,11 +11,11 @@ internal sealed class ConfigReloadOptions
     public bool Watch { get; set; } = true;
 
     /// <summary>Quiet time after the last change event before the file is read: editors and kubelet write in steps.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "00:00:10")]
+    [TimeSpanRange("00:00:00.010", "00:00:10")]
     public TimeSpan SettleDelay { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>How often the file is read as a fallback for missed events (network file systems, unusual mounts).</summary>
-    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    [TimeSpanRange("00:00:00.100", "01:00:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>A config without routes answers every request with 404; it is refused unless this says it is meant.</summary>

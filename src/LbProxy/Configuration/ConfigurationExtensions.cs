@@ -24,7 +24,7 @@ internal static class ConfigurationExtensions
         services.AddSingleton<ConfigLoader>();
         services.AddSingleton<ProxyConfigValidator>();
         services.AddSingleton<ConfigApplier>();
-        services.AddLbProxyOptions<ConfigReloadOptions, ConfigReloadOptionsValidator>(ConfigReloadOptions.SectionName);
+        services.AddLbProxyOptions<ConfigReloadOptions, ConfigReloadOptionsValidator>(ConfigReloadOptions.SectionName, static (section, options) => section.Bind(options));
 
         // YARP reads routes and clusters only from here, and only validated ones reach it.
         services.AddSingleton(new InMemoryConfigProvider([], []));

@@ -8,21 +8,28 @@ internal static class OptionsSections
     /// One options section of the config file: bound live (it follows reloads), and checked on every candidate
     /// config, the first one included, by every <see cref="IValidateOptions{TOptions}"/> registered for it.
     /// </summary>
-    public static IServiceCollection AddLbProxyOptions<TOptions>(this IServiceCollection services, string sectionName)
+    /// <remarks>
+    /// <c>bind</c> is <c>static (section, options) =&gt; section.Bind(options)</c>, written where
+    /// <typeparamref name="TOptions"/> is a concrete type: there the configuration binder's source generator writes
+    /// the binding. The native build has no reflection binder: a bind in generic code would leave every option at its
+    /// default, silently.
+    /// </remarks>
+    public static IServiceCollection AddLbProxyOptions<TOptions>(this IServiceCollection services, string sectionName, Action<IConfiguration, TOptions> bind)
         where TOptions : class, new()
     {
-        services.AddOptions<TOptions>().BindConfiguration(sectionName);
-        services.AddSingleton<IConfigCheck>(sp => new OptionsSectionCheck<TOptions>(sectionName, [.. sp.GetServices<IValidateOptions<TOptions>>()]));
+        services.AddOptions<TOptions>().Configure<IConfiguration>((options, configuration) => bind(configuration.GetSection(sectionName), options));
+        services.AddSingleton<IOptionsChangeTokenSource<TOptions>>(sp => new ConfigurationChangeTokenSource<TOptions>(sp.GetRequiredService<IConfiguration>()));
+        services.AddSingleton<IConfigCheck>(sp => new OptionsSectionCheck<TOptions>(sectionName, bind, [.. sp.GetServices<IValidateOptions<TOptions>>()]));
         return services;
     }
 
     /// <summary>As <see cref="AddLbProxyOptions{TOptions}"/>, with its validator.</summary>
-    public static IServiceCollection AddLbProxyOptions<TOptions, TValidator>(this IServiceCollection services, string sectionName)
+    public static IServiceCollection AddLbProxyOptions<TOptions, TValidator>(this IServiceCollection services, string sectionName, Action<IConfiguration, TOptions> bind)
         where TOptions : class, new()
         where TValidator : class, IValidateOptions<TOptions>, new()
     {
         services.AddSingleton<IValidateOptions<TOptions>>(new TValidator());
-        return services.AddLbProxyOptions<TOptions>(sectionName);
+        return services.AddLbProxyOptions(sectionName, bind);
     }
 }
 
@@ -31,7 +38,7 @@ internal static class OptionsSections
 /// that a config with bad options is refused before anything changes (an options monitor alone would take the
 /// bad values). Binding errors are reported too, for options whose every value is valid.
 /// </summary>
-internal sealed class OptionsSectionCheck<TOptions>(string sectionName, IValidateOptions<TOptions>[] validators) : IConfigCheck
+internal sealed class OptionsSectionCheck<TOptions>(string sectionName, Action<IConfiguration, TOptions> bind, IValidateOptions<TOptions>[] validators) : IConfigCheck
     where TOptions : class, new()
 {
     public void Check(ConfigCandidate candidate, List<ConfigError> errors)
@@ -39,7 +46,7 @@ internal sealed class OptionsSectionCheck<TOptions>(string sectionName, IValidat
         var options = new TOptions();
         try
         {
-            candidate.Effective.GetSection(sectionName).Bind(options);
+            bind(candidate.Effective.GetSection(sectionName), options);
         }
         catch (InvalidOperationException e)
         {

@@ -8,7 +8,7 @@ internal static class ControlExtensions
 {
     public static IServiceCollection AddLbProxyControl(this IServiceCollection services)
     {
-        services.AddLbProxyOptions<ControlOptions, ControlOptionsValidator>(ControlOptions.SectionName);
+        services.AddLbProxyOptions<ControlOptions, ControlOptionsValidator>(ControlOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddOptions<ControlOptions>()
             .PostConfigure<IConfiguration>(static (options, configuration) =>
             {

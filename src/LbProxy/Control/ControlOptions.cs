@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using LbProxy.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace LbProxy.Control;
@@ -32,11 +33,11 @@ internal sealed class ControlOptions
     /// After SIGTERM, how long readiness answers 503 while requests are still served, so that an outer balancer
     /// deregisters the proxy before it stops accepting connections.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    [TimeSpanRange("00:00:00", "00:05:00")]
     public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>After the grace period, how long in-flight requests get to finish before they are cut.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    [TimeSpanRange("00:00:01", "00:10:00")]
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(25);
 }
 

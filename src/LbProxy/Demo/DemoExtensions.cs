@@ -7,7 +7,7 @@ internal static class DemoExtensions
 {
     public static IServiceCollection AddLbProxyDemo(this IServiceCollection services)
     {
-        services.AddLbProxyOptions<DemoOptions, DemoOptionsValidator>(DemoOptions.SectionName);
+        services.AddLbProxyOptions<DemoOptions, DemoOptionsValidator>(DemoOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<IConfigCheck, DemoConfigCheck>();
         services.AddSingleton<DemoOrigins>();
         services.AddHostedService(static sp => sp.GetRequiredService<DemoOrigins>());

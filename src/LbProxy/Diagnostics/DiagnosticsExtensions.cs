@@ -8,7 +8,7 @@ internal static class DiagnosticsExtensions
     /// <summary>The uptime, the runtime sampler with its ring (one timer for the process), the leak watchdog and the live page's assets.</summary>
     public static IServiceCollection AddLbProxyDiagnostics(this IServiceCollection services)
     {
-        services.AddLbProxyOptions<WatchdogOptions, WatchdogOptionsValidator>(WatchdogOptions.SectionName);
+        services.AddLbProxyOptions<WatchdogOptions, WatchdogOptionsValidator>(WatchdogOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<ProcessUptime>();
         services.AddSingleton(static sp =>
         {

@@ -6,8 +6,8 @@ internal static class EdgeExtensions
 {
     public static IServiceCollection AddLbProxyEdge(this IServiceCollection services)
     {
-        services.AddLbProxyOptions<HeadersOptions, HeadersOptionsValidator>(HeadersOptions.SectionName);
-        services.AddLbProxyOptions<EdgeOptions, EdgeOptionsValidator>(EdgeOptions.SectionName);
+        services.AddLbProxyOptions<HeadersOptions, HeadersOptionsValidator>(HeadersOptions.SectionName, static (section, options) => section.Bind(options));
+        services.AddLbProxyOptions<EdgeOptions, EdgeOptionsValidator>(EdgeOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<TrustedProxies>();
         return services;
     }

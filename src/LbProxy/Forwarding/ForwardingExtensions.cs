@@ -9,7 +9,7 @@ internal static class ForwardingExtensions
     /// <summary>YARP, fed by the validated config (see Configuration/), with edge-sized upstream defaults.</summary>
     public static IServiceCollection AddLbProxyForwarding(this IServiceCollection services)
     {
-        services.AddLbProxyOptions<ForwardingOptions, ForwardingOptionsValidator>(ForwardingOptions.SectionName);
+        services.AddLbProxyOptions<ForwardingOptions, ForwardingOptionsValidator>(ForwardingOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<UpstreamConnections>();
         services.AddReverseProxy().AddConfigFilter<EdgeDefaultsConfigFilter>();
         services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, EdgeForwarderHttpClientFactory>());

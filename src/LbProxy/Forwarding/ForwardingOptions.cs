@@ -1,4 +1,4 @@
-using System.ComponentModel.DataAnnotations;
+using LbProxy.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace LbProxy.Forwarding;
@@ -13,7 +13,7 @@ internal sealed class ForwardingOptions
     public const string SectionName = "LbProxy:Forwarding";
 
     /// <summary>Time to open a TCP connection to a destination; a dead origin fails fast.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    [TimeSpanRange("00:00:00.100", "00:01:00")]
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>
@@ -21,7 +21,7 @@ internal sealed class ForwardingOptions
     /// that do not set their own in <c>HttpRequest.ActivityTimeout</c>. Long enough for an origin that
     /// encodes an AVIF on the fly, well under YARP's 100 s.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    [TimeSpanRange("00:00:01", "00:10:00")]
     public TimeSpan ActivityTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
@@ -29,11 +29,11 @@ internal sealed class ForwardingOptions
     /// below nginx's 75 s), so the proxy closes idle connections before the origin does and never sends a
     /// request on a connection the origin is closing.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.500", "00:10:00")]
+    [TimeSpanRange("00:00:00.500", "00:10:00")]
     public TimeSpan PooledConnectionIdleTimeout { get; set; } = TimeSpan.FromSeconds(4);
 
     /// <summary>Longest life of a pooled connection, so that DNS changes are picked up.</summary>
-    [Range(typeof(TimeSpan), "00:00:10", "01:00:00")]
+    [TimeSpanRange("00:00:10", "01:00:00")]
     public TimeSpan PooledConnectionLifetime { get; set; } = TimeSpan.FromMinutes(5);
 }
 

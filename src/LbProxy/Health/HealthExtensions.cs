@@ -7,7 +7,7 @@ internal static class HealthExtensions
 {
     public static IServiceCollection AddLbProxyHealth(this IServiceCollection services)
     {
-        services.AddLbProxyOptions<HealthOptions, HealthOptionsValidator>(HealthOptions.SectionName);
+        services.AddLbProxyOptions<HealthOptions, HealthOptionsValidator>(HealthOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<IConfigCheck, OutlierEjectionConfigCheck>();
         RefusedConnectionPolicy.Decorate(services); // a refused connection takes its destination out at once
         services.AddSingleton<OutlierEjectionMetrics>();

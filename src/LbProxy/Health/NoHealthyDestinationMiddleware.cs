@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
+using LbProxy.Configuration;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -57,7 +58,7 @@ internal sealed class HealthOptions
     /// <c>HealthCheck:Passive:ReactivationPeriod</c> of their own: nginx's <c>fail_timeout</c>, not YARP's 60 s,
     /// so a restarted origin is back soon (and if it still refuses, the next attempt costs one free retry).
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    [TimeSpanRange("00:00:00.100", "01:00:00")]
     public TimeSpan RefusedReactivationPeriod { get; set; } = TimeSpan.FromSeconds(10);
 }
 

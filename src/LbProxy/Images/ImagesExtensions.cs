@@ -6,7 +6,7 @@ internal static class ImagesExtensions
 {
     public static IServiceCollection AddLbProxyImages(this IServiceCollection services)
     {
-        services.AddLbProxyOptions<ImagesOptions>(ImagesOptions.SectionName);
+        services.AddLbProxyOptions<ImagesOptions>(ImagesOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<ImageMetrics>();
         return services;
     }

@@ -16,7 +16,7 @@ internal static class LoadBalancingExtensions
         services.AddSingleton<ILoadBalancingPolicy, ConsistentHashPolicy>();
         services.AddSingleton<ILoadBalancingPolicy, WeightedRoundRobinPolicy>();
         services.AddSingleton<IConfigCheck, BalancingConfigCheck>();
-        services.AddLbProxyOptions<RetryOptions, RetryOptionsValidator>(RetryOptions.SectionName);
+        services.AddLbProxyOptions<RetryOptions, RetryOptionsValidator>(RetryOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<RetryBudgets>();
         services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<RetryBudgets>());
         services.AddSingleton<RetryMetrics>();

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using LbProxy.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace LbProxy.LoadBalancing;
@@ -31,7 +32,7 @@ internal sealed class RetryOptions
     [Range(0, 1000)]
     public int MinRetriesPerSecond { get; set; } = 3;
 
-    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    [TimeSpanRange("00:00:01", "00:10:00")]
     public TimeSpan BudgetWindow { get; set; } = TimeSpan.FromSeconds(10);
 }
 

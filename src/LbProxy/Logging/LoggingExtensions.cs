@@ -1,9 +1,9 @@
 using System.ComponentModel.DataAnnotations;
 using LbProxy.Configuration;
+using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
-using Microsoft.Extensions.Options;
 
 namespace LbProxy.Logging;
 
@@ -27,7 +27,7 @@ internal static class LoggingExtensions
         // Framework sources log at Warning and above, or above the configured level when that is higher.
         var framework = (LogEventLevel)Math.Max((int)LogEventLevel.Warning, (int)options.Level);
         builder.Services.AddSingleton(levelSwitch);
-        builder.Services.AddLbProxyOptions<LoggingOptions, LoggingOptionsValidator>(LoggingOptions.SectionName);
+        builder.Services.AddLbProxyOptions<LoggingOptions, LoggingOptionsValidator>(LoggingOptions.SectionName, static (section, options) => section.Bind(options));
         builder.Services.AddSingleton<LogLevelControl>();
         builder.Services.AddHostedService<LogLevelSignals>();
         builder.Services.AddSerilog(configuration => configuration
@@ -74,7 +74,7 @@ internal sealed class LoggingOptions
     [Range(0, 100_000)]
     public int RepeatLimit { get; set; } = 10;
 
-    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    [TimeSpanRange("00:00:01", "01:00:00")]
     public TimeSpan RepeatWindow { get; set; } = TimeSpan.FromSeconds(10);
 }
 

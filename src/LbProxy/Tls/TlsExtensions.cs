@@ -22,7 +22,7 @@ internal static class TlsExtensions
         services.AddSingleton(stage);
         services.AddSingleton<IConfigCheck, TlsCertificateCheck>();
         services.AddSingleton<IConfigCheck, HttpsEdgeCheck>();
-        services.AddLbProxyOptions<TlsOptions, TlsOptionsValidator>(TlsOptions.SectionName);
+        services.AddLbProxyOptions<TlsOptions, TlsOptionsValidator>(TlsOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<TlsMetrics>();
         services.AddHostedService<TlsCertificateWatcher>();
         services.Configure<KestrelServerOptions>(kestrel =>

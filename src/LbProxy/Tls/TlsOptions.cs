@@ -1,4 +1,4 @@
-using System.ComponentModel.DataAnnotations;
+using LbProxy.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace LbProxy.Tls;
@@ -14,7 +14,7 @@ internal sealed class TlsOptions
     /// How often certificate files are read and compared. A pair is checked once it reads the same twice in a row,
     /// so a half-written file or a key written before its certificate is never judged.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.050", "01:00:00")]
+    [TimeSpanRange("00:00:00.050", "01:00:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>

@@ -109,9 +109,13 @@ internal sealed partial class ProxyProcess : IAsyncDisposable
     public Uri Address => _listening.Task.IsCompletedSuccessfully ? _listening.Task.Result : throw new InvalidOperationException("not listening yet");
 
     /// <summary>Starts the program and waits until it listens; it is killed if it does not.</summary>
-    public static async Task<ProxyProcess> StartListeningAsync(string workingDirectory, IReadOnlyDictionary<string, string>? environment, TimeSpan bound, string[] args)
+    public static Task<ProxyProcess> StartListeningAsync(string workingDirectory, IReadOnlyDictionary<string, string>? environment, TimeSpan bound, string[] args) =>
+        StartCommandListeningAsync(workingDirectory, environment, bound, "dotnet", [ProgramPath, .. args]);
+
+    /// <summary>As <see cref="StartListeningAsync"/>, for any command line that runs LbProxy (the native build).</summary>
+    public static async Task<ProxyProcess> StartCommandListeningAsync(string workingDirectory, IReadOnlyDictionary<string, string>? environment, TimeSpan bound, string file, string[] args)
     {
-        var proxy = Start(workingDirectory, environment, args);
+        var proxy = StartCommand(workingDirectory, environment, file, args);
         try
         {
             await proxy.WaitUntilListeningAsync(bound);
