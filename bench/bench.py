@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """LbProxy's benchmark: LbProxy beside nginx, HAProxy and a bare YARP app, in one run, on one machine.
 
-    python3 bench/bench.py                  # compare: every target, 3 rounds (10 to 12 minutes on 2 cores)
-    python3 bench/bench.py --quick          # the same in about 2 minutes: 1 round of 3 s runs (a check, not a figure)
+    python3 bench/bench.py                  # compare: every target, 3 rounds (13 to 15 minutes on 2 cores)
+    python3 bench/bench.py --quick          # the same in about 4 minutes: 1 round of 3 s runs (a check, not a figure)
     python3 bench/bench.py soak             # 1,000,000 requests through LbProxy; idle state before and after
     python3 bench/bench.py scale            # 10,000 routes: cold start, one-route reload, latency during reloads
     python3 bench/bench.py --dry-run        # print what would run, start nothing
