@@ -244,7 +244,7 @@ def read_alloc(target):
     /_lb/runtime (GC.GetTotalAllocatedBytes, imprecise by at most one allocation context, ~8 KiB), else None."""
     if target["probe"]:
         return read_probe(target["probe"])
-    if target["runtime"] and target["cmd"] and target["cmd"][0] != "dotnet":
+    if target["runtime"]:
         status, body, _ = http_get(target["runtime"], "/_lb/runtime")
         return json.loads(body)["gc"]["totalAllocatedBytes"] if status == 200 else None
     return None
@@ -404,7 +404,7 @@ def plan_targets(args, work, build_dir, origins):
     for i, name in enumerate(args.targets):
         port = args.base_port + 10 + i
         d = os.path.join(work, name)
-        # probe: AllocProbe's port; runtime: the port of LbProxy's /_lb/runtime (allocated bytes of a native target)
+        # probe: AllocProbe's port (JIT targets); runtime: the port of LbProxy's /_lb/runtime (the native target's)
         p = {"port": port, "dir": d, "env": dict(os.environ), "probe": None, "runtime": None, "write": {}}
         if name == "direct":
             p["port"], p["cmd"] = origins[0], None
@@ -425,7 +425,7 @@ def plan_targets(args, work, build_dir, origins):
             p["write"][f"{d}/yarp.json"] = json.dumps(lbproxy_conf(origins, name != "lbproxy-nolog"), indent=2)
             program = [f"{build_dir}/lbproxy-aot/LbProxy"] if name == "lbproxy-aot" else ["dotnet", f"{build_dir}/lbproxy/LbProxy.dll"]
             p["cmd"] = program + ["--config", f"{d}/yarp.json", "--urls", f"http://127.0.0.1:{port}"]
-            p["runtime"] = port
+            p["runtime"] = port if name not in DOTNET_TARGETS else None
         if name in DOTNET_TARGETS:
             p["probe"] = args.base_port + 50 + i
             p["env"].update({

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -111,19 +110,12 @@ public sealed class NativeBuildTests : IDisposable
         private static async Task<string> PublishAsync()
         {
             var output = Directory.CreateTempSubdirectory("lbproxy-native-build-").FullName;
-            var info = new ProcessStartInfo("dotnet")
-            {
-                ArgumentList = { "publish", Path.Combine(RepositoryRoot.Path, "src", "LbProxy"), "-c", "Release", "-nologo", "-p:PublishAot=true", "-o", output },
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            using var publish = Process.Start(info)!;
-            var stdout = publish.StandardOutput.ReadToEndAsync();
-            var stderr = publish.StandardError.ReadToEndAsync();
-            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-            await publish.WaitForExitAsync(cts.Token);
+            var (exitCode, log) = await ExternalProgram.RunAsync(
+                "dotnet",
+                ["publish", Path.Combine(RepositoryRoot.Path, "src", "LbProxy"), "-c", "Release", "-nologo", "-p:PublishAot=true", "-o", output],
+                timeout: TimeSpan.FromMinutes(10));
             var program = Path.Combine(output, "LbProxy");
-            Assert.True(publish.ExitCode == 0 && File.Exists(program), $"dotnet publish -p:PublishAot=true failed:\n{await stdout}\n{await stderr}");
+            Assert.True(exitCode == 0 && File.Exists(program), $"dotnet publish -p:PublishAot=true failed:\n{log}");
             return program;
         }
     }
