@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LbProxy.Configuration;
+using LbProxy.Control;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LbProxy.AccessLog;
@@ -15,6 +16,7 @@ internal static class AccessLogExtensions
         services.AddSingleton<AccessLogPolicy>();
         services.AddSingleton<AccessLogWriter>();
         services.AddSingleton<AccessLogReport>();
+        services.AddStatusSection<AccessLogReport, AccessLogStatus>("accessLog", static report => report.Capture(), AccessLogJsonContext.Default.AccessLogStatus);
         services.AddSingleton<RefusedRequestLog>();
         return services;
     }

@@ -1,15 +1,15 @@
 using LbProxy.Configuration;
+using LbProxy.Control;
 using Microsoft.Extensions.Options;
 
 namespace LbProxy.Diagnostics;
 
 internal static class DiagnosticsExtensions
 {
-    /// <summary>The uptime, the runtime sampler with its ring (one timer for the process), the leak watchdog and the live page's assets.</summary>
+    /// <summary>The runtime sampler with its ring (one timer for the process), the leak watchdog, the live page, and their control endpoints and status section.</summary>
     public static IServiceCollection AddLbProxyDiagnostics(this IServiceCollection services)
     {
         services.AddLbProxyOptions<WatchdogOptions, WatchdogOptionsValidator>(WatchdogOptions.SectionName, static (section, options) => section.Bind(options));
-        services.AddSingleton<ProcessUptime>();
         services.AddSingleton(static sp =>
         {
             var options = sp.GetRequiredService<IOptions<WatchdogOptions>>().Value;
@@ -20,6 +20,9 @@ internal static class DiagnosticsExtensions
         services.AddSingleton<RuntimeSampler>();
         services.AddHostedService(static sp => sp.GetRequiredService<RuntimeSampler>());
         services.AddSingleton<LivePage>();
+        services.AddControlEndpoints<RuntimeEndpoint>();
+        services.AddControlEndpoints<LivePageEndpoints>();
+        services.AddStatusSection<LeakWatchdog, WatchdogStatus>("watchdog", static watchdog => watchdog.Status(), DiagnosticsJsonContext.Default.WatchdogStatus);
         return services;
     }
 }

@@ -1,14 +1,13 @@
 using System.Collections.Frozen;
 using System.Text.Json;
 using LbProxy.Metrics;
-using Yarp.ReverseProxy.Model;
 
 namespace LbProxy.Diagnostics;
 
 /// <summary>
 /// What the live page needs from this stage: its assets (HTML, CSS, JavaScript and icon, embedded in the assembly
-/// and read once), the ring's rows after a sequence number as JSON columns, and per-destination request counts.
-/// The endpoints themselves, and who may use them, are the control plane's.
+/// and read once) and the ring's rows after a sequence number as JSON columns. Its endpoints are
+/// <see cref="LivePageEndpoints"/>; who may use them is the control plane's rule.
 /// </summary>
 internal sealed class LivePage
 {
@@ -21,14 +20,12 @@ internal sealed class LivePage
     ];
 
     private readonly SampleRing _ring;
-    private readonly LiveTraffic _traffic;
     private readonly RuntimeSampler _sampler;
     private readonly LeakWatchdog _watchdog;
 
-    public LivePage(SampleRing ring, LiveTraffic traffic, RuntimeSampler sampler, LeakWatchdog watchdog)
+    public LivePage(SampleRing ring, RuntimeSampler sampler, LeakWatchdog watchdog)
     {
         _ring = ring;
-        _traffic = traffic;
         _sampler = sampler;
         _watchdog = watchdog;
         var assembly = typeof(LivePage).Assembly;
@@ -49,8 +46,6 @@ internal sealed class LivePage
     public FrozenDictionary<string, LivePageAsset> Assets { get; }
 
     public WatchdogStatus Watchdog => _watchdog.Status();
-
-    public long RequestsOf(DestinationState destination) => _traffic.CompletedBy(destination);
 
     /// <summary>The newest sample's figures, for <c>/_lb/runtime</c>; null before the first sample.</summary>
     public LatestSample? Latest()

@@ -1,3 +1,5 @@
+using LbProxy.Control;
+
 namespace LbProxy.Diagnostics;
 
 /// <summary>
@@ -79,13 +81,3 @@ internal sealed record ProcessSnapshot(
     double UserCpuTimeSeconds,
     double SystemCpuTimeSeconds,
     int ProcessorCount);
-
-/// <summary>When this proxy started, for the status and runtime endpoints. Created with the pipeline, at start.</summary>
-internal sealed class ProcessUptime(TimeProvider time)
-{
-    private readonly long _startTimestamp = time.GetTimestamp();
-
-    public DateTimeOffset StartedAt { get; } = time.GetUtcNow();
-
-    public TimeSpan Elapsed => time.GetElapsedTime(_startTimestamp);
-}

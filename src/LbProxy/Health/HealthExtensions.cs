@@ -1,5 +1,7 @@
 using LbProxy.Configuration;
+using LbProxy.Control;
 using LbProxy.Metrics;
+using Yarp.ReverseProxy;
 
 namespace LbProxy.Health;
 
@@ -11,6 +13,10 @@ internal static class HealthExtensions
         services.AddSingleton<IConfigCheck, OutlierEjectionConfigCheck>();
         RefusedConnectionPolicy.Decorate(services); // a refused connection takes its destination out at once
         services.AddSingleton<OutlierEjectionMetrics>();
+        services.AddSingleton<IStatusSection>(static sp => new StatusSection<IReadOnlyList<ClusterStatus>>(
+            "clusters",
+            () => ClusterStatus.Capture(sp.GetRequiredService<IProxyStateLookup>(), sp.GetRequiredService<LiveTraffic>()),
+            HealthJsonContext.Default.IReadOnlyListClusterStatus));
         services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<OutlierEjectionMetrics>());
         return services;
     }

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using LbProxy.Configuration;
+using LbProxy.Control;
 using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Core;
@@ -29,6 +30,7 @@ internal static class LoggingExtensions
         builder.Services.AddSingleton(levelSwitch);
         builder.Services.AddLbProxyOptions<LoggingOptions, LoggingOptionsValidator>(LoggingOptions.SectionName, static (section, options) => section.Bind(options));
         builder.Services.AddSingleton<LogLevelControl>();
+        builder.Services.AddControlEndpoints<LogLevelEndpoint>();
         builder.Services.AddHostedService<LogLevelSignals>();
         builder.Services.AddSerilog(configuration => configuration
             .MinimumLevel.ControlledBy(levelSwitch)

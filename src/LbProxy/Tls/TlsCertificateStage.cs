@@ -44,6 +44,10 @@ internal sealed class TlsCertificateStage : ConfigurationProvider, IConfiguratio
 
     public IConfigurationProvider Build(IConfigurationBuilder builder) => this;
 
+    /// <summary>The served certificates as <c>/_lb/status</c> shows them: by endpoint, then SNI name.</summary>
+    public IReadOnlyList<CertificateDescription> Describe() =>
+        [.. Served.Select(static s => s.Description).OrderBy(static d => d.Endpoint, StringComparer.Ordinal).ThenBy(static d => d.Sni, StringComparer.Ordinal)];
+
     public string? ServedHash(string configKey) => _served.TryGetValue(configKey, out var served) ? served.Hash : null;
 
     /// <summary>

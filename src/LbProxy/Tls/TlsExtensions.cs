@@ -1,5 +1,6 @@
 using System.Security.Authentication;
 using LbProxy.Configuration;
+using LbProxy.Control;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace LbProxy.Tls;
@@ -24,6 +25,7 @@ internal static class TlsExtensions
         services.AddSingleton<IConfigCheck, HttpsEdgeCheck>();
         services.AddLbProxyOptions<TlsOptions, TlsOptionsValidator>(TlsOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<TlsMetrics>();
+        services.AddStatusSection<TlsCertificateStage, IReadOnlyList<CertificateDescription>>("certificates", static stage => stage.Describe(), TlsJsonContext.Default.IReadOnlyListCertificateDescription);
         services.AddHostedService<TlsCertificateWatcher>();
         services.Configure<KestrelServerOptions>(kestrel =>
         {

@@ -57,7 +57,17 @@ internal sealed class TestProxy : IAsyncDisposable
     public static Task<TestProxy> StartWithFileAsync(string configPath, params string[] extraArgs) =>
         StartWithFileAsync(configPath, beforeAccessLog: null, extraArgs);
 
-    private static async Task<TestProxy> StartWithFileAsync(string configPath, Action<WebApplication>? beforeAccessLog, string[] extraArgs)
+    /// <param name="addServices">Services of the test's own, registered after every stage's (a stage of the test's).</param>
+    public static async Task<TestProxy> StartAsync(string configJson, Action<IServiceCollection> addServices, params string[] extraArgs)
+    {
+        var directory = Directory.CreateTempSubdirectory("lbproxy-test-");
+        var configPath = Path.Combine(directory.FullName, "yarp.json");
+        await File.WriteAllTextAsync(configPath, configJson);
+        return await StartWithFileAsync(configPath, beforeAccessLog: null, extraArgs, addServices);
+    }
+
+    private static async Task<TestProxy> StartWithFileAsync(
+        string configPath, Action<WebApplication>? beforeAccessLog, string[] extraArgs, Action<IServiceCollection>? addServices = null)
     {
         // No grace period on stop: a test proxy has no outer balancer to wait for.
         string[] args = ["--config", configPath, "--urls", "http://127.0.0.1:0", "--LbProxy:Logging:Level", "Warning",
@@ -67,6 +77,7 @@ internal sealed class TestProxy : IAsyncDisposable
         builder.AddLbProxy();
         var accessLog = new CapturedAccessLog();
         builder.Services.AddSingleton(accessLog.CreateOutput());
+        addServices?.Invoke(builder.Services);
         var app = builder.Build();
         var errors = await app.LoadAndApplyLbProxyConfigAsync();
         if (errors.Count > 0)

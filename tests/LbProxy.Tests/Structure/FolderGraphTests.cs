@@ -48,6 +48,17 @@ public sealed class FolderGraphTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Read_Source_ControlKnowsAtMostThreeOtherFolders()
+    {
+        // The control plane is the common part of the /_lb endpoints, not a hub: stages map their own endpoints and
+        // status sections through its contract, so they know Control and Control does not know them.
+        var graph = FolderGraph.Read(Project);
+        var known = graph.Edges["Control"].Where(static f => f is not (FolderGraph.Root or FolderGraph.Global)).ToList();
+
+        Assert.True(known.Count <= 3, $"Control knows {known.Count} folders: {string.Join(", ", known)}");
+    }
+
+    [Fact]
     public void Read_Source_EveryFileDeclaresTheNamespaceOfItsFolder()
     {
         // The graph takes a file's folder from its namespace: the two must agree.
