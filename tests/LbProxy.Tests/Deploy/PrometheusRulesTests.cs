@@ -9,9 +9,12 @@ namespace LbProxy.Tests.Deploy;
 /// and stay silent, carries what an operator needs and points at a runbook that exists; the PrometheusRule and the
 /// dashboards are what their generators write.
 /// </summary>
-public sealed partial class PrometheusRulesTests
+public sealed class PrometheusRulesTests
 {
     public static TheoryData<string> RuleFiles => [.. DeployFiles.RuleFiles.Select(static f => Path.GetFileName(f))];
+
+    /// <summary>The page of the runbooks, from the repository root, as the alerts' runbook_url name it.</summary>
+    private const string RunbookPage = "docs/operations.md";
 
     public static TheoryData<string> Alerts => [.. AlertRules.All.Select(static r => r.Name)];
 
@@ -74,20 +77,32 @@ public sealed partial class PrometheusRulesTests
         Assert.Matches(@"\n\s+severity: (warning|critical)\s*\n", rule.Block);
         Assert.Matches(@"\n\s+summary: \S", rule.Block);
         Assert.Matches(@"\n\s+description: \S", rule.Block);
-        Assert.Equal($"README.md#{alert.ToLowerInvariant()}", rule.RunbookUrl);
+        Assert.Equal($"{RunbookPage}#{Markdown.Anchor(alert)}", rule.RunbookUrl);
     }
 
     [Fact]
-    public void RunbookUrls_EachNamesAHeadingOfTheReadme()
+    public void RunbookUrls_EachNamesAFileOfTheRepositoryAndAHeadingInIt()
     {
-        var anchors = ReadmeHeading().Matches(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "README.md")))
-            .Select(static m => GitHubAnchor(m.Groups[1].Value))
-            .ToHashSet(StringComparer.Ordinal);
-
-        var missing = AlertRules.All.Where(r => r.RunbookUrl is null || !anchors.Contains(r.RunbookUrl["README.md#".Length..])).Select(static r => r.Name).ToList();
+        var missing = AlertRules.All.Select(static r => (r.Name, Problem: RunbookProblem(RepositoryRoot.Path, r.RunbookUrl))).Where(static r => r.Problem is not null).ToList();
 
         Assert.NotEmpty(AlertRules.All);
-        Assert.True(missing.Count == 0, "README.md has no runbook heading for: " + string.Join(", ", missing));
+        Assert.True(missing.Count == 0, "runbooks missing:\n" + string.Join("\n", missing.Select(static m => $"{m.Name}: {m.Problem}")));
+    }
+
+    [Fact]
+    public void RunbookProblem_MissingFileOrHeading_IsFound()
+    {
+        // Not vacuous: the check above finds a file that is not there, a heading that is not there, a path outside the clone.
+        using var copy = new TempDirectory();
+        File.WriteAllText(Path.Combine(copy.Path, "ops.md"), "# Ops\n\n## Runbooks\n\n### LbProxyTimerLeak\n\n```sh\n# LbProxyInCode\n```\n");
+
+        Assert.Null(RunbookProblem(copy.Path, "ops.md#lbproxytimerleak"));
+        Assert.Contains("no file", RunbookProblem(copy.Path, "gone.md#lbproxytimerleak"), StringComparison.Ordinal);
+        Assert.Contains("no heading", RunbookProblem(copy.Path, "ops.md#lbproxyclusterdown"), StringComparison.Ordinal);
+        Assert.Contains("no heading", RunbookProblem(copy.Path, "ops.md#lbproxyincode"), StringComparison.Ordinal);
+        Assert.Contains("no heading", RunbookProblem(copy.Path, "ops.md"), StringComparison.Ordinal);
+        Assert.Contains("outside", RunbookProblem(copy.Path, "../ops.md#lbproxytimerleak"), StringComparison.Ordinal);
+        Assert.NotNull(RunbookProblem(copy.Path, null));
     }
 
     [Fact]
@@ -123,9 +138,29 @@ public sealed partial class PrometheusRulesTests
         Assert.True(exitCode == 0, output);
     }
 
-    /// <summary>GitHub's anchor of a heading: lower case, spaces to dashes, punctuation other than - and _ dropped.</summary>
-    private static string GitHubAnchor(string heading) =>
-        NotAnchorChar().Replace(heading.Trim().ToLowerInvariant().Replace(' ', '-'), string.Empty);
+    /// <summary>Why a runbook URL (a path from the repository root, then #anchor) names no heading of a file of the clone; null when it does.</summary>
+    private static string? RunbookProblem(string root, string? url)
+    {
+        if (url is null)
+        {
+            return "no runbook_url";
+        }
+
+        var hash = url.IndexOf('#', StringComparison.Ordinal);
+        var (path, anchor) = hash < 0 ? (url, string.Empty) : (url[..hash], url[(hash + 1)..]);
+        var full = Path.GetFullPath(Path.Combine(root, path));
+        if (!full.StartsWith(Path.GetFullPath(root) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            return $"{url}: {path} is outside the repository";
+        }
+
+        if (!File.Exists(full))
+        {
+            return $"{url}: no file {path}";
+        }
+
+        return Markdown.Anchors(File.ReadAllText(full)).Contains(anchor) ? null : $"{url}: {path} has no heading with the anchor '{anchor}'";
+    }
 
     /// <summary>The block as the generator places it under spec.groups: two spaces deeper.</summary>
     private static string Indent(string block) =>
@@ -139,10 +174,4 @@ public sealed partial class PrometheusRulesTests
             File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
         }
     }
-
-    [GeneratedRegex(@"^#{1,6} +(.+?) *$", RegexOptions.Multiline)]
-    private static partial Regex ReadmeHeading();
-
-    [GeneratedRegex(@"[^a-z0-9_\-]")]
-    private static partial Regex NotAnchorChar();
 }

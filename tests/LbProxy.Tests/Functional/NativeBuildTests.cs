@@ -7,7 +7,7 @@ using LbProxy.Tests.Infrastructure;
 namespace LbProxy.Tests.Functional;
 
 /// <summary>
-/// LbProxy's native build (<c>dotnet publish -p:PublishAot=true</c>), the one README, Performance, offers for
+/// LbProxy's native build (<c>dotnet publish -p:PublishAot=true</c>), the one docs/performance.md offers for
 /// memory, run as an operator would: it has no reflection binder and no runtime code generation, so what those do in
 /// the JIT build (options bound from the config file, followed on reload, validated; JSON; metrics) is checked here.
 /// tests/run publishes it once and names it in LBPROXY_NATIVE; without that variable the first test publishes it.
