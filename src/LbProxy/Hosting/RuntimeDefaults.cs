@@ -12,7 +12,7 @@ internal static class RuntimeDefaults
     /// Socket completions run on the epoll thread that saw them instead of being queued to the thread pool
     /// (read once, when the first asynchronous socket operation starts the socket engine). This saves a thread
     /// hop per read and write on both sides of the proxy; the price is that code continuing after a socket
-    /// operation must never block, since it holds an epoll thread (audited: see README, Performance).
+    /// operation must never block, since it holds an epoll thread (audited: see docs/performance.md).
     /// <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0</c> turns it off.
     /// </summary>
     public const string InlineSocketCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
