@@ -36,10 +36,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # name: (size in bytes, magic bytes in front of the random body). Random bytes are incompressible, as real
 # images are; the proxies never decode a body, so the magic only makes the files look like what they are.
 FILES = {"small.jpg": (4 * 1024, b"\xff\xd8\xff\xe0"), "large.jpg": (100 * 1024, b"\xff\xd8\xff\xe0")}
-TARGETS = ["direct", "nginx", "haproxy", "bare-yarp", "lbproxy", "lbproxy-nolog", "lbproxy-aot"]
+TARGETS = ["direct", "nginx", "haproxy", "bare-yarp", "lbproxy", "lbproxy-nolog", "lbproxy-aot", "lbproxy-base"]
+# lbproxy-base is LbProxy as it was at --baseline REV (a commit, a branch), run like lbproxy: "a new stage costs
+# nothing when it is not configured" is read as lbproxy against lbproxy-base in one run.
 # Run by the .NET runtime (JIT): bench/AllocProbe is loaded into them as a startup hook. lbproxy-aot is LbProxy's
 # native build (Native AOT: no startup hooks); its allocated bytes come from its own /_lb/runtime.
-DOTNET_TARGETS = {"bare-yarp", "lbproxy", "lbproxy-nolog"}
+DOTNET_TARGETS = {"bare-yarp", "lbproxy", "lbproxy-nolog", "lbproxy-base"}
 PACKAGES = {"nginx": ["nginx-light", "nginx"], "haproxy": ["haproxy"], "wrk": ["wrk"], "gnuplot": ["gnuplot-nox"]}
 
 
@@ -56,7 +58,9 @@ def parse_args(argv):
     ap.add_argument("--duration", type=float, default=10, help="seconds of each measured wrk run")
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--prewarm-max", type=float, default=40, help="pre-warm at most this many seconds per target")
-    ap.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also measure LbProxy as it was at this git revision, as target lbproxy-base (git archive, then dotnet publish)")
+    ap.add_argument("--targets", default=",".join(t for t in TARGETS if t != "lbproxy-base"), help="comma-separated subset of " + ",".join(TARGETS))
     ap.add_argument("--files", default=",".join(FILES), help="comma-separated subset of " + ",".join(FILES))
     ap.add_argument("--env", action="append", default=[], metavar="TARGET:KEY=VALUE",
                     help="extra environment of one target, e.g. lbproxy:DOTNET_GCgen0size=0x400000 (repeatable)")
@@ -76,6 +80,13 @@ def parse_args(argv):
     if args.quick:
         args.rounds, args.duration, args.prewarm_max = 1, 3, 8
     args.targets = [t for t in args.targets.split(",") if t]
+    if args.baseline and "lbproxy-base" not in args.targets:
+        args.targets.append("lbproxy-base")
+    if "lbproxy-base" in args.targets and not args.baseline:
+        ap.error("target lbproxy-base needs --baseline REV")
+    if args.baseline and subprocess.run(["git", "-C", ROOT, "rev-parse", "--verify", "--quiet", args.baseline + "^{commit}"],
+                                        stdout=subprocess.DEVNULL).returncode != 0:
+        ap.error(f"--baseline: {args.baseline!r} is not a revision of this repository")
     args.files = [f for f in args.files.split(",") if f]
     for t in args.targets:
         if t not in TARGETS:
@@ -292,6 +303,15 @@ def build(args):
     builds = [("src/LbProxy", "lbproxy", []), ("bench/BareYarp", "bare-yarp", []), ("bench/AllocProbe", "probe", [])]
     if "lbproxy-aot" in args.targets:
         builds.insert(1, ("src/LbProxy", "lbproxy-aot", ["-p:PublishAot=true"]))
+    if args.baseline:
+        # The baseline's own tree, from git (committed content only), beside the results: the working tree is untouched.
+        tree = os.path.join(args.out, "baseline-src")
+        shutil.rmtree(tree, ignore_errors=True)
+        os.makedirs(tree)
+        log(f"git archive {args.baseline} -> {tree}")
+        archive = subprocess.run(["git", "-C", ROOT, "archive", args.baseline], check=True, stdout=subprocess.PIPE).stdout
+        subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
+        builds.append((os.path.join(tree, "src/LbProxy"), "lbproxy-base", []))
     for project, name, extra in builds:
         log(f"dotnet publish {project} -c Release {' '.join(extra)}".rstrip())
         subprocess.run(["dotnet", "publish", os.path.join(ROOT, project), "-c", "Release", "-nologo",
@@ -423,7 +443,8 @@ def plan_targets(args, work, build_dir, origins):
             p["cmd"] = ["dotnet", f"{build_dir}/bare-yarp/BareYarp.dll", "--urls", f"http://127.0.0.1:{port}"] + cfg
         else:
             p["write"][f"{d}/yarp.json"] = json.dumps(lbproxy_conf(origins, name != "lbproxy-nolog"), indent=2)
-            program = [f"{build_dir}/lbproxy-aot/LbProxy"] if name == "lbproxy-aot" else ["dotnet", f"{build_dir}/lbproxy/LbProxy.dll"]
+            program = ([f"{build_dir}/lbproxy-aot/LbProxy"] if name == "lbproxy-aot"
+                       else ["dotnet", f"{build_dir}/{'lbproxy-base' if name == 'lbproxy-base' else 'lbproxy'}/LbProxy.dll"])
             p["cmd"] = program + ["--config", f"{d}/yarp.json", "--urls", f"http://127.0.0.1:{port}"]
             p["runtime"] = port if name not in DOTNET_TARGETS else None
         if name in DOTNET_TARGETS:
