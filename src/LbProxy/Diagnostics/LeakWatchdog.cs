@@ -28,7 +28,13 @@ internal sealed partial class LeakWatchdog
     private readonly TimeProvider _time;
     private readonly ILogger<LeakWatchdog> _logger;
     private readonly Watch[] _watches;
-    private readonly double[] _ys, _es, _os, _gs, _xs;
+
+    // One window of the series, unwrapped from the ring, for the fit: allocated once, reused for every window.
+    private readonly double[] _windowCounts;
+    private readonly double[] _windowInFlight;
+    private readonly double[] _windowConnectionsOpened;
+    private readonly double[] _windowReloads;
+    private readonly double[] _windowProgress;
     private readonly KeyValuePair<string, object?>[][] _tags;
     private double _startSeconds = double.NaN;
     private volatile bool _warmingUp = true;
@@ -47,11 +53,11 @@ internal sealed partial class LeakWatchdog
             _tags[r] = [new(MetricTags.Resource, WatchedResources.Name((WatchedResource)r))];
         }
 
-        _ys = new double[ring.Capacity];
-        _es = new double[ring.Capacity];
-        _os = new double[ring.Capacity];
-        _gs = new double[ring.Capacity];
-        _xs = new double[ring.Capacity];
+        _windowCounts = new double[ring.Capacity];
+        _windowInFlight = new double[ring.Capacity];
+        _windowConnectionsOpened = new double[ring.Capacity];
+        _windowReloads = new double[ring.Capacity];
+        _windowProgress = new double[ring.Capacity];
         meterFactory.Create(LbProxyMeter.Name).CreateObservableGauge(
             SuspectName,
             Observe,
@@ -343,39 +349,47 @@ internal sealed partial class LeakWatchdog
         for (var k = 0; k < n; k++)
         {
             var row = _ring.Row(first + k);
-            _ys[k] = w.Y[row];
-            _es[k] = w.E[row];
-            _os[k] = w.O[row];
-            _gs[k] = _ring.Generation[row];
-            _xs[k] = byRequests ? _ring.Completed[row] / 1000.0 : _ring.Seconds[row] / 60;
-            sum += _ys[k];
+            _windowCounts[k] = w.Y[row];
+            _windowInFlight[k] = w.E[row];
+            _windowConnectionsOpened[k] = w.O[row];
+            _windowReloads[k] = _ring.Generation[row];
+            _windowProgress[k] = byRequests ? _ring.Completed[row] / 1000.0 : _ring.Seconds[row] / 60;
+            sum += _windowCounts[k];
         }
 
-        if (!Fit(0, n, out var slope, out var t, out var baseline, out var envelopeSlope))
+        if (!Fit(0, n, out var whole))
         {
             return false;
         }
 
-        var rise = slope * (_xs[n - 1] - _xs[0]);
-        var threshold = Math.Max(thresholds.MinRise, thresholds.RelativeRise * Math.Max(baseline, 0));
+        var slope = whole.ProgressSlope;
+        var rise = slope * (_windowProgress[n - 1] - _windowProgress[0]);
+        var threshold = Math.Max(thresholds.MinRise, thresholds.RelativeRise * Math.Max(whole.Baseline, 0));
         var minSlope = byRequests ? thresholds.MinSlopePer1000Requests : thresholds.MinSlopePerMinute;
         var half = n / 2;
-        double recentSlope = 0, recentT = 0;
-        if (n - half < MinRecentSamples || !Fit(half, n - half, out recentSlope, out recentT, out _, out _))
+        if (n - half < MinRecentSamples || !Fit(half, n - half, out var recent))
         {
-            recentSlope = 0;
-            recentT = 0;
+            recent = default;
         }
 
-        var recentRise = recentSlope * (_xs[n - 1] - _xs[half]);
-        var met = t >= o.MinT && slope >= minSlope && rise >= threshold
-            && recentT >= o.MinRecentT && recentSlope >= minSlope && recentRise >= threshold / 4;
+        var recentRise = recent.ProgressSlope * (_windowProgress[n - 1] - _windowProgress[half]);
+        var met = whole.ProgressT >= o.MinT && slope >= minSlope && rise >= threshold
+            && recent.ProgressT >= o.MinRecentT && recent.ProgressSlope >= minSlope && recentRise >= threshold / 4;
         figures = new LeakFigures(
-            byRequests ? LeakCriterion.Requests : LeakCriterion.Time, met, slope, t, rise, baseline, threshold,
-            _ring.Seconds[lastRow] - _ring.Seconds[firstRow], requests, _ys[n - 1], _es[0], Math.Max(envelopeSlope, 0), sum / n,
-            _es[n - 1], _ring.Generation[lastRow] - _ring.Generation[firstRow]);
+            byRequests ? LeakCriterion.Requests : LeakCriterion.Time, met, slope, whole.ProgressT, rise, whole.Baseline, threshold,
+            _ring.Seconds[lastRow] - _ring.Seconds[firstRow], requests, _windowCounts[n - 1], _windowInFlight[0], Math.Max(whole.InFlightSlope, 0), sum / n,
+            _windowInFlight[n - 1], _ring.Generation[lastRow] - _ring.Generation[firstRow]);
         return true;
     }
+
+    /// <summary>The fit over rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="rows"/>) of the window's series.</summary>
+    private bool Fit(int start, int rows, out LeastSquaresFit fit) => LeastSquares.TryFit(
+        _windowCounts.AsSpan(start, rows),
+        _windowInFlight.AsSpan(start, rows),
+        _windowConnectionsOpened.AsSpan(start, rows),
+        _windowReloads.AsSpan(start, rows),
+        _windowProgress.AsSpan(start, rows),
+        out fit);
 
     /// <summary>"Does not come back when traffic stops": nothing in flight and nothing completed for the resource's lag, yet above the idle level.</summary>
     private bool EvaluateIdle(Watch w, long seq, WatchdogOptions o, ResourceThresholds thresholds, out LeakFigures figures)
@@ -424,209 +438,6 @@ internal sealed partial class LeakWatchdog
 
         figures = new LeakFigures(LeakCriterion.Idle, met, 0, 0, y - reference, reference, threshold, now - _ring.Seconds[_ring.Row(first)],
             0, y, 0, 0, y, 0, 0);
-        return true;
-    }
-
-    /// <summary>
-    /// Least squares of y on an intercept and the columns E, O, G, X over rows [start, start + n) of the scratch
-    /// arrays, centred; columns that do not vary are dropped. The slope and t of X, the fitted value at the first
-    /// row (the baseline) and the coefficient of E. False when the design is singular or near-collinear (a
-    /// variance inflation beyond 10^6: the data cannot tell load from a leak, so the model waits).
-    /// </summary>
-    private bool Fit(int start, int n, out double slope, out double t, out double baseline, out double envelopeSlope)
-    {
-        slope = t = baseline = envelopeSlope = 0;
-        Span<int> keep = stackalloc int[4];
-        Span<double> mean = stackalloc double[4];
-        var q = 0;
-        for (var c = 0; c < 4; c++)
-        {
-            var column = Column(c);
-            double min = double.MaxValue, max = double.MinValue, total = 0;
-            for (var k = start; k < start + n; k++)
-            {
-                min = Math.Min(min, column[k]);
-                max = Math.Max(max, column[k]);
-                total += column[k];
-            }
-
-            if (max - min > 1e-9)
-            {
-                keep[q] = c;
-                mean[q] = total / n;
-                q++;
-            }
-        }
-
-        if (n <= q + 2)
-        {
-            return false;
-        }
-
-        var yMean = 0.0;
-        for (var k = start; k < start + n; k++)
-        {
-            yMean += _ys[k];
-        }
-
-        yMean /= n;
-        Span<double> xtx = stackalloc double[16];
-        Span<double> xty = stackalloc double[4];
-        Span<double> x = stackalloc double[4];
-        for (var k = start; k < start + n; k++)
-        {
-            for (var a = 0; a < q; a++)
-            {
-                x[a] = Column(keep[a])[k] - mean[a];
-            }
-
-            var dy = _ys[k] - yMean;
-            for (var a = 0; a < q; a++)
-            {
-                xty[a] += x[a] * dy;
-                for (var b = 0; b < q; b++)
-                {
-                    xtx[(a * 4) + b] += x[a] * x[b];
-                }
-            }
-        }
-
-        Span<double> inverse = stackalloc double[16];
-        if (!Invert(xtx, q, inverse))
-        {
-            return false;
-        }
-
-        Span<double> beta = stackalloc double[4];
-        for (var a = 0; a < q; a++)
-        {
-            for (var b = 0; b < q; b++)
-            {
-                beta[a] += inverse[(a * 4) + b] * xty[b];
-            }
-        }
-
-        var intercept = yMean;
-        for (var a = 0; a < q; a++)
-        {
-            intercept -= beta[a] * mean[a];
-        }
-
-        var rss = 0.0;
-        for (var k = start; k < start + n; k++)
-        {
-            var fitted = intercept;
-            for (var a = 0; a < q; a++)
-            {
-                fitted += beta[a] * Column(keep[a])[k];
-            }
-
-            if (k == start)
-            {
-                baseline = fitted;
-            }
-
-            rss += (_ys[k] - fitted) * (_ys[k] - fitted);
-        }
-
-        var sigma2 = rss / (n - q - 1);
-        for (var a = 0; a < q; a++)
-        {
-            if (keep[a] == 0)
-            {
-                envelopeSlope = beta[a];
-            }
-            else if (keep[a] == 3)
-            {
-                slope = beta[a];
-                t = slope / Math.Sqrt(Math.Max(sigma2 * inverse[(a * 4) + a], 1e-18));
-            }
-        }
-
-        return true;
-    }
-
-    private double[] Column(int c) => c switch
-    {
-        0 => _es,
-        1 => _os,
-        2 => _gs,
-        _ => _xs,
-    };
-
-    /// <summary>Gauss-Jordan with partial pivoting of the q×q matrix m (row stride 4) into inverse.</summary>
-    private static bool Invert(ReadOnlySpan<double> m, int q, Span<double> inverse)
-    {
-        Span<double> a = stackalloc double[32];
-        var scale = 1.0;
-        for (var i = 0; i < q; i++)
-        {
-            scale = Math.Max(scale, Math.Abs(m[(i * 4) + i]));
-            for (var j = 0; j < q; j++)
-            {
-                a[(i * 8) + j] = m[(i * 4) + j];
-                a[(i * 8) + q + j] = i == j ? 1 : 0;
-            }
-        }
-
-        for (var c = 0; c < q; c++)
-        {
-            var pivot = c;
-            for (var r = c + 1; r < q; r++)
-            {
-                if (Math.Abs(a[(r * 8) + c]) > Math.Abs(a[(pivot * 8) + c]))
-                {
-                    pivot = r;
-                }
-            }
-
-            if (Math.Abs(a[(pivot * 8) + c]) < 1e-12 * scale)
-            {
-                return false;
-            }
-
-            if (pivot != c)
-            {
-                for (var j = 0; j < 2 * q; j++)
-                {
-                    (a[(c * 8) + j], a[(pivot * 8) + j]) = (a[(pivot * 8) + j], a[(c * 8) + j]);
-                }
-            }
-
-            var d = a[(c * 8) + c];
-            for (var j = 0; j < 2 * q; j++)
-            {
-                a[(c * 8) + j] /= d;
-            }
-
-            for (var r = 0; r < q; r++)
-            {
-                var f = a[(r * 8) + c];
-                if (r == c || f == 0)
-                {
-                    continue;
-                }
-
-                for (var j = 0; j < 2 * q; j++)
-                {
-                    a[(r * 8) + j] -= f * a[(c * 8) + j];
-                }
-            }
-        }
-
-        for (var i = 0; i < q; i++)
-        {
-            for (var j = 0; j < q; j++)
-            {
-                inverse[(i * 4) + j] = a[(i * 8) + q + j];
-            }
-
-            if (inverse[(i * 4) + i] * m[(i * 4) + i] > 1e6)
-            {
-                return false;
-            }
-        }
-
         return true;
     }
 
