@@ -19,4 +19,21 @@ internal sealed partial class LeakWatchdog
     [LoggerMessage(EventId = LogEvents.LeakCleared, Level = LogLevel.Information,
         Message = "Leak suspicion of {Resource} cleared: {Current:0} is back near its baseline of {Baseline:0}")]
     private static partial void LogCleared(ILogger logger, string resource, double current, double baseline);
+
+    private void LogSuspected(string resource, LeakFigures figures)
+    {
+        switch (figures.Criterion)
+        {
+            case LeakCriterion.Requests:
+                LogSuspectedByRequests(_logger, resource, figures.Current, figures.Baseline, figures.Rise, figures.WindowSeconds, figures.Requests,
+                    figures.Slope, figures.T, figures.InFlightPeak, figures.Reloads);
+                break;
+            case LeakCriterion.Time:
+                LogSuspectedByTime(_logger, resource, figures.Current, figures.Baseline, figures.Rise, figures.WindowSeconds, figures.Slope, figures.T);
+                break;
+            default:
+                LogSuspectedIdle(_logger, resource, figures.Current, figures.Baseline, figures.WindowSeconds);
+                break;
+        }
+    }
 }

@@ -1,0 +1,235 @@
+namespace LbProxy.Diagnostics;
+
+/// <summary>
+/// The watchdog's reading of the ring: each resource's series derived from the samples, and the leak condition
+/// judged over the windows ending now (under load) and at idle.
+/// </summary>
+internal sealed partial class LeakWatchdog
+{
+    /// <summary>A window is fitted only with at least this many samples, and its recent half refitted with at least <see cref="MinRecentSamples"/>.</summary>
+    private const int MinSamples = 8;
+    private const int MinRecentSamples = 5;
+
+    /// <summary>The window lengths tried, in seconds, shortest first; then <c>Window</c> itself.</summary>
+    private static readonly double[] _windowLengths = [40, 80, 160, 300];
+
+    private long Raw(WatchedResource resource, int row) => resource switch
+    {
+        WatchedResource.Timers => _ring.Timers[row],
+        WatchedResource.ThreadPoolThreads => _ring.Threads[row],
+        WatchedResource.ThreadPoolQueue => _ring.Queue[row],
+        WatchedResource.Connections => _ring.Connections[row],
+        _ => _ring.WorkingSet[row],
+    };
+
+    /// <summary>The first sequence number, not before the ring's oldest, whose sample is at or after <paramref name="since"/>.</summary>
+    private long FirstAtOrAfter(long seq, double since)
+    {
+        var oldest = _ring.Oldest;
+        var first = seq;
+        while (first > oldest && _ring.Seconds[_ring.Row(first - 1)] >= since)
+        {
+            first--;
+        }
+
+        return first;
+    }
+
+    private int PeakInFlight(long seq, double lag)
+    {
+        var since = _ring.Seconds[_ring.Row(seq)] - lag;
+        var peak = 0;
+        for (var sample = FirstAtOrAfter(seq, since); sample <= seq; sample++)
+        {
+            peak = Math.Max(peak, _ring.InFlightPeak[_ring.Row(sample)]);
+        }
+
+        return peak;
+    }
+
+    /// <summary>The series the model fits, for the new sample: the count (floored), the load envelope, the connections opened.</summary>
+    private void Derive(Watch watch, long seq)
+    {
+        var row = _ring.Row(seq);
+        var now = _ring.Seconds[row];
+        double count = Raw(watch.Resource, row);
+        if (watch.Floor > 0)
+        {
+            for (var sample = FirstAtOrAfter(seq, now - watch.Floor); sample < seq; sample++)
+            {
+                count = Math.Min(count, Raw(watch.Resource, _ring.Row(sample)));
+            }
+        }
+
+        watch.Count[row] = count;
+        watch.InFlight[row] = PeakInFlight(seq, watch.Lag + watch.Floor);
+        if (watch.Resource == WatchedResource.Connections)
+        {
+            var first = FirstAtOrAfter(seq, now - watch.Lag);
+            var before = Math.Max(_ring.Oldest, first - 1);
+            watch.ConnectionsOpened[row] = _ring.ConnectionsOpened[row] - _ring.ConnectionsOpened[_ring.Row(before)];
+        }
+    }
+
+    /// <summary>The mean count over the last three samples (fewer at start).</summary>
+    private double RecentMean(Watch watch, long seq)
+    {
+        var first = Math.Max(_ring.Oldest, seq - 2);
+        var sum = 0.0;
+        for (var sample = first; sample <= seq; sample++)
+        {
+            sum += watch.Count[_ring.Row(sample)];
+        }
+
+        return sum / (seq - first + 1);
+    }
+
+    /// <summary>The windows ending now, shortest first: the first that meets every condition wins, else the one with the best t.</summary>
+    private bool Evaluate(Watch watch, long seq, WatchdogOptions options, ResourceThresholds thresholds, out LeakFigures best)
+    {
+        best = default;
+        var found = false;
+        var now = _ring.Seconds[_ring.Row(seq)];
+        var earliest = watch.Suspicion.JudgingStartsAt(_startSeconds + options.WarmUp.TotalSeconds);
+        var longest = options.Window.TotalSeconds;
+        var lastTried = long.MinValue;
+        for (var index = 0; index <= _windowLengths.Length; index++)
+        {
+            var length = index < _windowLengths.Length ? _windowLengths[index] : longest;
+            if (length > longest)
+            {
+                continue;
+            }
+
+            var first = FirstAtOrAfter(seq, Math.Max(now - length, earliest));
+            if (_ring.Seconds[_ring.Row(first)] < earliest || seq - first + 1 < MinSamples || first == lastTried)
+            {
+                continue;
+            }
+
+            lastTried = first;
+            if (!EvaluateWindow(watch, first, seq, options, thresholds, out var figures))
+            {
+                continue;
+            }
+
+            if (figures.Met)
+            {
+                best = figures;
+                return true;
+            }
+
+            if (!found || figures.T > best.T)
+            {
+                best = figures;
+                found = true;
+            }
+        }
+
+        return found;
+    }
+
+    private bool EvaluateWindow(Watch watch, long first, long last, WatchdogOptions options, ResourceThresholds thresholds, out LeakFigures figures)
+    {
+        figures = default;
+        var samples = (int)(last - first + 1);
+        var firstRow = _ring.Row(first);
+        var lastRow = _ring.Row(last);
+        var requests = _ring.Completed[lastRow] - _ring.Completed[firstRow];
+        var byRequests = requests >= options.MinRequests;
+        var countSum = 0.0;
+        for (var index = 0; index < samples; index++)
+        {
+            var row = _ring.Row(first + index);
+            _windowCounts[index] = watch.Count[row];
+            _windowInFlight[index] = watch.InFlight[row];
+            _windowConnectionsOpened[index] = watch.ConnectionsOpened[row];
+            _windowReloads[index] = _ring.Generation[row];
+            _windowProgress[index] = byRequests ? _ring.Completed[row] / 1000.0 : _ring.Seconds[row] / 60;
+            countSum += _windowCounts[index];
+        }
+
+        if (!Fit(0, samples, out var whole))
+        {
+            return false;
+        }
+
+        var slope = whole.ProgressSlope;
+        var rise = slope * (_windowProgress[samples - 1] - _windowProgress[0]);
+        var threshold = Math.Max(thresholds.MinRise, thresholds.RelativeRise * Math.Max(whole.Baseline, 0));
+        var minSlope = byRequests ? thresholds.MinSlopePer1000Requests : thresholds.MinSlopePerMinute;
+        var half = samples / 2;
+        if (samples - half < MinRecentSamples || !Fit(half, samples - half, out var recent))
+        {
+            recent = default;
+        }
+
+        var recentRise = recent.ProgressSlope * (_windowProgress[samples - 1] - _windowProgress[half]);
+        var met = whole.ProgressT >= options.MinT && slope >= minSlope && rise >= threshold
+            && recent.ProgressT >= options.MinRecentT && recent.ProgressSlope >= minSlope && recentRise >= threshold / 4;
+        figures = new LeakFigures(
+            byRequests ? LeakCriterion.Requests : LeakCriterion.Time, met, slope, whole.ProgressT, rise, whole.Baseline, threshold,
+            _ring.Seconds[lastRow] - _ring.Seconds[firstRow], requests, _windowCounts[samples - 1], _windowInFlight[0], Math.Max(whole.InFlightSlope, 0),
+            countSum / samples, _windowInFlight[samples - 1], _ring.Generation[lastRow] - _ring.Generation[firstRow]);
+        return true;
+    }
+
+    /// <summary>The fit over rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="rows"/>) of the window's series.</summary>
+    private bool Fit(int start, int rows, out LeastSquaresFit fit) => LeastSquares.TryFit(
+        _windowCounts.AsSpan(start, rows),
+        _windowInFlight.AsSpan(start, rows),
+        _windowConnectionsOpened.AsSpan(start, rows),
+        _windowReloads.AsSpan(start, rows),
+        _windowProgress.AsSpan(start, rows),
+        out fit);
+
+    /// <summary>"Does not come back when traffic stops": nothing in flight and nothing completed for the resource's lag, yet above the idle level.</summary>
+    private bool EvaluateIdle(Watch watch, long seq, WatchdogOptions options, ResourceThresholds thresholds, out LeakFigures figures)
+    {
+        figures = default;
+        if (!watch.IdleCheck)
+        {
+            return false;
+        }
+
+        var row = _ring.Row(seq);
+        var now = _ring.Seconds[row];
+        if (now - _startSeconds < watch.Lag)
+        {
+            return false;
+        }
+
+        var first = FirstAtOrAfter(seq, now - watch.Lag);
+        if (PeakInFlight(seq, watch.Lag) != 0 || _ring.Completed[_ring.Row(first)] != _ring.Completed[row])
+        {
+            return false;
+        }
+
+        var count = watch.Count[row];
+        var generation = _ring.Generation[row];
+        if (watch.IdleReference is not { } reference || watch.IdleGeneration != generation)
+        {
+            // The first idle level, start-up included, learnt again after a reload (new clusters, new probes).
+            watch.IdleReference = count;
+            watch.IdleGeneration = generation;
+            return false;
+        }
+
+        if (now - _startSeconds < options.WarmUp.TotalSeconds)
+        {
+            watch.IdleReference = Math.Min(reference, count);
+            return false;
+        }
+
+        var threshold = Math.Max(thresholds.MinRise, thresholds.RelativeRise * reference);
+        var met = count - reference >= threshold;
+        if (!met && !watch.Suspicion.Suspect)
+        {
+            watch.IdleReference = Math.Min(reference, count);
+        }
+
+        figures = new LeakFigures(LeakCriterion.Idle, met, 0, 0, count - reference, reference, threshold, now - _ring.Seconds[_ring.Row(first)],
+            0, count, 0, 0, count, 0, 0);
+        return true;
+    }
+}
