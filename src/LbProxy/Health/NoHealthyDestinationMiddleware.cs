@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using LbProxy.Configuration;
+using LbProxy.Forwarding;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -33,13 +34,13 @@ internal sealed class NoHealthyDestinationMiddleware(RequestDelegate next, IOpti
 
     /// <summary>
     /// No destination was available, or the retry stage tried every one and each failed to connect or answer
-    /// (it then leaves the available list empty).
+    /// (it says so with <see cref="RetriesExhaustedFeature"/>).
     /// </summary>
     private static bool NoneAnswered(HttpContext context) =>
         context.Features.Get<IForwarderErrorFeature>()?.Error switch
         {
             ForwarderError.NoAvailableDestinations => true,
-            ForwarderError.Request or ForwarderError.RequestTimedOut => context.GetReverseProxyFeature().AvailableDestinations.Count == 0,
+            ForwarderError.Request or ForwarderError.RequestTimedOut => context.Features.Get<RetriesExhaustedFeature>() is not null,
             _ => false,
         };
 }
