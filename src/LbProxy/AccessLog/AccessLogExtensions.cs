@@ -12,8 +12,9 @@ internal static class AccessLogExtensions
         services.AddMetrics();
         services.TryAddSingleton(static _ => AccessLogOutput.Console());
         services.AddSingleton<AccessLogCounters>();
-        services.AddSingleton<AccessLogPolicy>();
+        services.AddSingleton<AppliedAccessLogSettings>();
         services.AddSingleton<AccessLogWriter>();
+        services.AddSingleton<AccessLogRecorder>();
         services.AddSingleton<AccessLogReport>();
         services.AddSingleton<RefusedRequestLog>();
         return services;
