@@ -21,7 +21,7 @@ internal sealed partial class LeakWatchdog
     public const string SuspectName = "lbproxy.watchdog.suspect";
     private const int MinSamples = 8;
     private const int MinRecentSamples = 5;
-    private static readonly double[] _scales = [40, 80, 160, 300];
+    private static readonly double[] Scales = [40, 80, 160, 300];
 
     private readonly SampleRing _ring;
     private readonly IOptionsMonitor<WatchdogOptions> _options;
@@ -295,9 +295,9 @@ internal sealed partial class LeakWatchdog
         var earliest = Math.Max(_startSeconds + o.WarmUp.TotalSeconds, w.RestartAt);
         var window = o.Window.TotalSeconds;
         var lastTried = long.MinValue;
-        for (var k = 0; k <= _scales.Length; k++)
+        for (var k = 0; k <= Scales.Length; k++)
         {
-            var scale = k < _scales.Length ? _scales[k] : window;
+            var scale = k < Scales.Length ? Scales[k] : window;
             if (scale > window)
             {
                 continue;
