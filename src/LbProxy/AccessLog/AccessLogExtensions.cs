@@ -13,8 +13,9 @@ internal static class AccessLogExtensions
         services.AddMetrics();
         services.TryAddSingleton(static _ => AccessLogOutput.Console());
         services.AddSingleton<AccessLogCounters>();
-        services.AddSingleton<AccessLogPolicy>();
+        services.AddSingleton<AppliedAccessLogSettings>();
         services.AddSingleton<AccessLogWriter>();
+        services.AddSingleton<AccessLogRecorder>();
         services.AddSingleton<AccessLogReport>();
         services.AddStatusSection<AccessLogReport, AccessLogStatus>("accessLog", static report => report.Capture(), AccessLogJsonContext.Default.AccessLogStatus);
         services.AddSingleton<RefusedRequestLog>();

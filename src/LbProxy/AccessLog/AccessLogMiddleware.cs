@@ -6,22 +6,19 @@ namespace LbProxy.AccessLog;
 /// <summary>
 /// One line per request, decided when the request ends. Built once with the pipeline: the template, the
 /// filter and the writer are shared by every request, and the per-request work is a timestamp, the filter's
-/// decision and the formatting of the line into a pooled UTF-8 buffer.
+/// decision and the formatting of the line into a pooled UTF-8 buffer. The line itself is the
+/// <see cref="AccessLogRecorder"/>'s, which writes refused requests' lines too; this measures the request around it.
 /// </summary>
 internal sealed partial class AccessLogMiddleware(
     RequestDelegate next,
-    AccessLogPolicy policy,
-    AccessLogWriter writer,
-    AccessLogCounters counters,
+    AccessLogRecorder recorder,
     TimeProvider time,
     ILogger<AccessLogMiddleware> logger)
 {
     public Task Invoke(HttpContext context)
     {
-        var settings = policy.Current;
-        if (!settings.Enabled)
+        if (recorder.Begin() is not { } settings)
         {
-            counters.Add(AccessLogOutcome.SkippedDisabled);
             return next(context);
         }
 
@@ -80,20 +77,23 @@ internal sealed partial class AccessLogMiddleware(
 
         // An exception before the response started becomes the server's 500: log what the client gets.
         var status = failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
-        var path = PathNormalizer.Normalize(context.Request.Path.Value);
-        var outcome = settings.Filter.Evaluate(path, status, duration);
+        var outcome = recorder.Record(context, settings, status, duration, body?.Bytes ?? 0);
         if (outcome != AccessLogOutcome.Written)
         {
-            counters.Add(outcome);
-            LogSkipped(logger, outcome, path, status);
-            return;
+            LogSkipped(logger, outcome, context.Request.Path.Value, status);
         }
+    }
 
-        var now = time.GetUtcNow();
-        var at = settings.Utc ? now.UtcDateTime : TimeZoneInfo.ConvertTime(now, time.LocalTimeZone).DateTime;
-        writer.Enqueue(settings.Template.FormatLine(context, new AccessLogMeasurement(at, status, duration, body?.Bytes ?? 0)));
+    /// <summary>At Debug: which rule skipped a line, with the path as the filter saw it.</summary>
+    private static void LogSkipped(ILogger logger, AccessLogOutcome outcome, string? rawPath, int statusCode)
+    {
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            var path = PathNormalizer.Normalize(rawPath);
+            LogLineSkipped(logger, outcome, path, statusCode);
+        }
     }
 
     [LoggerMessage(EventId = LogEvents.AccessLogLineSkipped, Level = LogLevel.Debug, Message = "Access-log line {Outcome}: {Path} {StatusCode}")]
-    private static partial void LogSkipped(ILogger logger, AccessLogOutcome outcome, string path, int statusCode);
+    private static partial void LogLineSkipped(ILogger logger, AccessLogOutcome outcome, string path, int statusCode);
 }

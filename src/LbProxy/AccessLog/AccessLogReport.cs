@@ -1,11 +1,11 @@
 namespace LbProxy.AccessLog;
 
 /// <summary>Reads the access log's state for the control plane, which reaches this stage only through here.</summary>
-internal sealed class AccessLogReport(AccessLogPolicy policy, AccessLogCounters counters, AccessLogWriter writer)
+internal sealed class AccessLogReport(AppliedAccessLogSettings applied, AccessLogCounters counters, AccessLogWriter writer)
 {
     public AccessLogStatus Capture()
     {
-        var settings = policy.Current;
+        var settings = applied.Current;
         var skipped = new Dictionary<string, long>();
         foreach (var outcome in Enum.GetValues<AccessLogOutcome>())
         {

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using LbProxy.Edge;
 using LbProxy.Metrics;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -8,8 +7,8 @@ namespace LbProxy.AccessLog;
 
 /// <summary>
 /// Requests Kestrel refuses before any middleware runs (a bad request line or header, headers too large or too slow,
-/// refused framing: 400, 408, 414, 431, ...) get the access-log line every other request gets, through the same
-/// filter and counters, and are counted by reason as <c>lbproxy.requests.refused{reason}</c>.
+/// refused framing: 400, 408, 414, 431, ...) get the access-log line every other request gets, written by the same
+/// <see cref="AccessLogRecorder"/>, and are counted by reason as <c>lbproxy.requests.refused{reason}</c>.
 /// How: Kestrel's <c>HttpProtocol.SetBadRequestState</c>, the one place every refusal passes, writes the diagnostic
 /// event <c>Microsoft.AspNetCore.Server.Kestrel.BadRequest</c> on the host's <see cref="DiagnosticListener"/> with the
 /// request's feature collection, whose <see cref="IBadRequestExceptionFeature"/> holds the refusal and whose request
@@ -27,21 +26,14 @@ internal sealed partial class RefusedRequestLog : IObserver<KeyValuePair<string,
 
     private static readonly Predicate<string> IsBadRequestEvent = static name => name == EventName;
 
-    private readonly AccessLogPolicy _policy;
-    private readonly AccessLogWriter _writer;
-    private readonly AccessLogCounters _counters;
-    private readonly TimeProvider _time;
+    private readonly AccessLogRecorder _recorder;
     private readonly ILogger<RefusedRequestLog> _logger;
     private readonly Counter<long> _refused;
     private IDisposable? _subscription;
 
-    public RefusedRequestLog(AccessLogPolicy policy, AccessLogWriter writer, AccessLogCounters counters, TimeProvider time,
-        IMeterFactory meterFactory, ILogger<RefusedRequestLog> logger)
+    public RefusedRequestLog(AccessLogRecorder recorder, IMeterFactory meterFactory, ILogger<RefusedRequestLog> logger)
     {
-        _policy = policy;
-        _writer = writer;
-        _counters = counters;
-        _time = time;
+        _recorder = recorder;
         _logger = logger;
         _refused = meterFactory.Create(LbProxyMeter.Name).CreateCounter<long>(InstrumentName, "{request}",
             "Requests Kestrel refused before the pipeline, by reason");
@@ -66,25 +58,11 @@ internal sealed partial class RefusedRequestLog : IObserver<KeyValuePair<string,
         }
 
         LogRefused(_logger, reason, refusal.StatusCode);
-        var settings = _policy.Current;
-        if (!settings.Enabled)
+        if (_recorder.Begin() is { } settings)
         {
-            _counters.Add(AccessLogOutcome.SkippedDisabled);
-            return;
+            // Refused before the pipeline: no time spent in it, no body sent.
+            _recorder.Record(new DefaultHttpContext(features), settings, refusal.StatusCode, TimeSpan.Zero, 0);
         }
-
-        var context = new DefaultHttpContext(features);
-        var path = PathNormalizer.Normalize(context.Request.Path.Value);
-        var outcome = settings.Filter.Evaluate(path, refusal.StatusCode, TimeSpan.Zero);
-        if (outcome != AccessLogOutcome.Written)
-        {
-            _counters.Add(outcome);
-            return;
-        }
-
-        var now = _time.GetUtcNow();
-        var at = settings.Utc ? now.UtcDateTime : TimeZoneInfo.ConvertTime(now, _time.LocalTimeZone).DateTime;
-        _writer.Enqueue(settings.Template.FormatLine(context, new AccessLogMeasurement(at, refusal.StatusCode, TimeSpan.Zero, 0)));
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ internal sealed partial class LeakWatchdog
     private const int MinRecentSamples = 5;
 
     /// <summary>The window lengths tried, in seconds, shortest first; then <c>Window</c> itself.</summary>
-    private static readonly double[] _windowLengths = [40, 80, 160, 300];
+    private static readonly double[] WindowLengths = [40, 80, 160, 300];
 
     private long Raw(WatchedResource resource, int row) => resource switch
     {
@@ -93,9 +93,9 @@ internal sealed partial class LeakWatchdog
         var earliest = watch.Suspicion.JudgingStartsAt(_startSeconds + options.WarmUp.TotalSeconds);
         var longest = options.Window.TotalSeconds;
         var lastTried = long.MinValue;
-        for (var index = 0; index <= _windowLengths.Length; index++)
+        for (var index = 0; index <= WindowLengths.Length; index++)
         {
-            var length = index < _windowLengths.Length ? _windowLengths[index] : longest;
+            var length = index < WindowLengths.Length ? WindowLengths[index] : longest;
             if (length > longest)
             {
                 continue;

@@ -11,7 +11,7 @@ namespace LbProxy.Diagnostics;
 /// </summary>
 internal sealed class LivePage
 {
-    private static readonly (string Name, string ContentType)[] _assets =
+    private static readonly (string Name, string ContentType)[] EmbeddedAssets =
     [
         ("index.html", "text/html; charset=utf-8"),
         ("app.js", "text/javascript; charset=utf-8"),
@@ -30,7 +30,7 @@ internal sealed class LivePage
         _watchdog = watchdog;
         var assembly = typeof(LivePage).Assembly;
         var assets = new Dictionary<string, LivePageAsset>(StringComparer.Ordinal);
-        foreach (var (name, contentType) in _assets)
+        foreach (var (name, contentType) in EmbeddedAssets)
         {
             using var stream = assembly.GetManifestResourceStream("ui/" + name)
                 ?? throw new InvalidOperationException($"the live page's asset ui/{name} is not embedded in the assembly");

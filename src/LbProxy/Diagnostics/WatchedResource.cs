@@ -17,9 +17,9 @@ internal static class WatchedResources
 {
     public const int Count = 5;
 
-    private static readonly string[] _names = ["timers", "threadpool_threads", "threadpool_queue", "connections", "working_set"];
+    private static readonly string[] Names = ["timers", "threadpool_threads", "threadpool_queue", "connections", "working_set"];
 
-    public static string Name(WatchedResource resource) => _names[(int)resource];
+    public static string Name(WatchedResource resource) => Names[(int)resource];
 
     /// <summary>
     /// How long the resource may outlive the load that made it, in seconds: a timer of a request (30 s), an idle

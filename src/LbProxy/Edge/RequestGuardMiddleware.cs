@@ -5,7 +5,9 @@ namespace LbProxy.Edge;
 /// <c>Content-Length</c> and <c>Transfer-Encoding</c>, several lengths, a transfer coding other than a single
 /// <c>chunked</c>), the basis of request smuggling between proxies; and methods a reverse proxy cannot forward
 /// (<c>CONNECT</c>: 501) or should not (<c>TRACE</c>: 405). Kestrel refuses most malformed requests itself; this
-/// covers what it accepts.
+/// covers what it accepts. First it puts back the <c>Connection</c> lines the client sent, when Kestrel rewrote them
+/// (<see cref="ConnectionHeaderFeature"/>), so that every stage after it, and the forwarder that drops the headers they
+/// name, sees the header as sent.
 /// </summary>
 internal sealed class RequestGuardMiddleware(RequestDelegate next)
 {
@@ -25,7 +27,7 @@ internal sealed class RequestGuardMiddleware(RequestDelegate next)
         }
 
         var headers = request.Headers;
-        ConnectionHeaderCapture.RestoreInto(headers);
+        RestoreConnection(context.Features.Get<ConnectionHeaderFeature>(), headers);
         var transferEncoding = headers.TransferEncoding;
         var contentLength = headers.ContentLength;
         // Kestrel itself lets Transfer-Encoding win and renames the Content-Length it came with to
@@ -46,6 +48,21 @@ internal sealed class RequestGuardMiddleware(RequestDelegate next)
         }
 
         return next(context);
+    }
+
+    /// <summary>Puts back the <c>Connection</c> lines the client sent when Kestrel rewrote them; a no-op otherwise.</summary>
+    private static void RestoreConnection(ConnectionHeaderFeature? captured, IHeaderDictionary headers)
+    {
+        if (captured is null)
+        {
+            return;
+        }
+
+        var sent = captured.TakeSent();
+        if (sent.Count > 0 && headers.Connection.Count > 0)
+        {
+            headers.Connection = sent;
+        }
     }
 
     private static bool IsSingleChunked(string? value) =>

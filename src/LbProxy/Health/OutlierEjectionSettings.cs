@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using LbProxy.Configuration;
 using Yarp.ReverseProxy.Model;
 
 namespace LbProxy.Health;
@@ -59,20 +58,5 @@ internal sealed record OutlierEjectionSettings(int Consecutive5xx, int MaxEjecte
         }
 
         return (consecutive == 0 ? null : new OutlierEjectionSettings(consecutive, percent, duration), null);
-    }
-}
-
-/// <summary>Refuses outlier-ejection metadata that would silently mean something else.</summary>
-internal sealed class OutlierEjectionConfigCheck : IConfigCheck
-{
-    public void Check(ConfigCandidate candidate, List<ConfigError> errors)
-    {
-        foreach (var cluster in candidate.Clusters)
-        {
-            if (OutlierEjectionSettings.Parse(cluster.Metadata).Error is { } error)
-            {
-                errors.Add(candidate.File.ErrorAt($"{ConfigKeys.Cluster(cluster.ClusterId)}:Metadata", error));
-            }
-        }
     }
 }

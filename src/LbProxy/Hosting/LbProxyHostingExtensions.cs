@@ -58,7 +58,7 @@ internal static class LbProxyHostingExtensions
         app.UseRequestGuard();                // ambiguous framing → 400, CONNECT → 501, TRACE → 405
         app.UseRequestId();                   // every request gets an id
         app.UseLbProxyControl();              // /_lb/* and /metrics in any spelling: answered here, never forwarded
-        app.UseHttpsRedirect();               // plain HTTP on a redirecting endpoint: 301/308 to HTTPS, never forwarded
+        app.UseLbProxyHttpsRedirect();        // plain HTTP on a redirecting endpoint: 301/308 to HTTPS, never forwarded
         app.UseRequestBodyBuffer();           // bodies up to BufferBodyUpTo read whole: bad framing → 400, never forwarded
         app.UseRouting();                     // explicit, so that routing runs after the control-plane split
         app.MapLbProxyMetrics();              // before MapReverseProxy: it listens before YARP's first config

@@ -93,11 +93,11 @@ internal sealed partial class RetryMiddleware
             var remaining = Untried(candidates, tried);
             if (remaining.Count == 0)
             {
-                // Every destination was tried and none answered: say so the way YARP says "none available", so
-                // the client gets the cluster's 503 with Retry-After rather than a bare 502.
+                // Every destination was tried and none answered: say so, and the client gets the cluster's 503
+                // with Retry-After (Health/NoHealthyDestinationMiddleware) rather than a bare 502.
                 _metrics.Record(clusterId, RetryMetrics.NoDestination);
                 LogNotRetried(_logger, clusterId, attempt, "no untried destination is left");
-                proxy.AvailableDestinations = remaining;
+                context.Features.Set(RetriesExhaustedFeature.Instance);
                 return;
             }
 

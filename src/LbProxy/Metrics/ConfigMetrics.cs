@@ -13,9 +13,9 @@ internal sealed class ConfigMetrics
     public const string ReloadsName = "lbproxy.config.reloads";
     public const string LastReloadSuccessName = "lbproxy.config.last_reload_success";
 
-    private static readonly KeyValuePair<string, object?>[] _applied = [new(MetricTags.Result, "applied")];
-    private static readonly KeyValuePair<string, object?>[] _rejected = [new(MetricTags.Result, "rejected")];
-    private static readonly KeyValuePair<string, object?>[] _unchanged = [new(MetricTags.Result, "unchanged")];
+    private static readonly KeyValuePair<string, object?>[] AppliedTags = [new(MetricTags.Result, "applied")];
+    private static readonly KeyValuePair<string, object?>[] RejectedTags = [new(MetricTags.Result, "rejected")];
+    private static readonly KeyValuePair<string, object?>[] UnchangedTags = [new(MetricTags.Result, "unchanged")];
 
     public ConfigMetrics(IMeterFactory meterFactory, ConfigState state)
     {
@@ -39,8 +39,8 @@ internal sealed class ConfigMetrics
 
     private static Measurement<long>[] Reloads(ConfigStatus status) =>
     [
-        new(status.ReloadsApplied, _applied),
-        new(status.ReloadsRejected, _rejected),
-        new(status.ReloadsUnchanged, _unchanged),
+        new(status.ReloadsApplied, AppliedTags),
+        new(status.ReloadsRejected, RejectedTags),
+        new(status.ReloadsUnchanged, UnchangedTags),
     ];
 }

@@ -19,7 +19,7 @@ internal sealed class LiveTraffic
     /// <summary>Status classes: index 1 to 5 for 1xx to 5xx, 0 for anything else.</summary>
     public const int StatusClasses = 6;
 
-    private static readonly long _ticksPerMicrosecond = Math.Max(1, Stopwatch.Frequency / 1_000_000);
+    private static readonly long TicksPerMicrosecond = Math.Max(1, Stopwatch.Frequency / 1_000_000);
 
     private readonly long[] _byClass = new long[StatusClasses];
     private readonly long[] _latency = new long[LatencyBuckets];
@@ -76,7 +76,7 @@ internal sealed class LiveTraffic
 
     public static int BucketOf(long elapsedTicks)
     {
-        var us = (ulong)Math.Max(0, elapsedTicks / _ticksPerMicrosecond);
+        var us = (ulong)Math.Max(0, elapsedTicks / TicksPerMicrosecond);
         if (us < 8)
         {
             return (int)us;

@@ -27,10 +27,10 @@ internal sealed class ProxyMetrics : IClusterSeries, IDisposable
 
     // The same boundaries as ASP.NET Core's http.server.request.duration, so both histograms line up on a
     // dashboard, plus 30 s: the default upstream activity timeout.
-    private static readonly double[] _durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
+    private static readonly double[] DurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
 
     // Error kinds named once: Enum.ToString allocates.
-    private static readonly string?[] _errorNames = NameErrors();
+    private static readonly string?[] ErrorNames = NameErrors();
 
     private readonly IMeterFactory _meterFactory;
     private readonly ConfiguredCounter<RequestSeries> _requests;
@@ -140,12 +140,12 @@ internal sealed class ProxyMetrics : IClusterSeries, IDisposable
             unit: "s",
             description: "Time from the proxy stage taking a request until the response is complete, by cluster and destination.",
             tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = _durationBuckets });
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         return meter;
     }
 
     private static string ErrorName(ForwarderError error) =>
-        ((uint)error < (uint)_errorNames.Length ? _errorNames[(int)error] : null) ?? error.ToString();
+        ((uint)error < (uint)ErrorNames.Length ? ErrorNames[(int)error] : null) ?? error.ToString();
 
     private static string?[] NameErrors()
     {

@@ -14,11 +14,11 @@ internal sealed class ThreadPoolGauges
     public const string ThreadCountName = "dotnet.thread_pool.thread.count";
     public const string QueueLengthName = "dotnet.thread_pool.queue.length";
 
-    private static readonly Lazy<bool> _runtimeReportsCounters = new(DetectRuntimeCounters);
+    private static readonly Lazy<bool> RuntimeReportsCounters = new(DetectRuntimeCounters);
 
     public ThreadPoolGauges(IMeterFactory meterFactory)
     {
-        if (!_runtimeReportsCounters.Value)
+        if (!RuntimeReportsCounters.Value)
         {
             return;
         }

@@ -43,6 +43,9 @@ internal static class TlsExtensions
     /// <summary><c>Strict-Transport-Security</c> on HTTPS responses, when configured.</summary>
     public static IApplicationBuilder UseLbProxyHsts(this IApplicationBuilder app) => app.UseMiddleware<HstsMiddleware>();
 
-    /// <summary>Plain HTTP on a redirecting endpoint: 301 (GET, HEAD) or 308 to HTTPS, never forwarded.</summary>
-    public static IApplicationBuilder UseHttpsRedirect(this IApplicationBuilder app) => app.UseMiddleware<HttpsRedirectMiddleware>();
+    /// <summary>
+    /// Plain HTTP on a redirecting endpoint (<c>LbProxy:Tls:RedirectHttp</c>): 301 (GET, HEAD) or 308 to HTTPS, never
+    /// forwarded. LbProxy's own, by endpoint name; not ASP.NET Core's <c>UseHttpsRedirection</c>, which it does not use.
+    /// </summary>
+    public static IApplicationBuilder UseLbProxyHttpsRedirect(this IApplicationBuilder app) => app.UseMiddleware<HttpsRedirectMiddleware>();
 }

@@ -14,9 +14,9 @@ namespace LbProxy.Tests.Diagnostics;
 /// </summary>
 public sealed class LeakWatchdogTests
 {
-    private static readonly int[] _seeds = [1, 2, 3, 4, 5];
+    private static readonly int[] SeedValues = [1, 2, 3, 4, 5];
 
-    public static TheoryData<int> Seeds => [.. _seeds];
+    public static TheoryData<int> Seeds => [.. SeedValues];
 
     [Theory]
     [MemberData(nameof(Seeds))]

@@ -73,6 +73,52 @@ public sealed class RequestGuardMiddlewareTests
         Assert.Equal("", Body(context));
     }
 
+    [Fact]
+    public async Task Invoke_ConnectionKeptByTheDecoder_PutsBackTheLinesTheClientSent()
+    {
+        // As Kestrel hands it over: the header rewritten to its one option, the lines sent kept in the feature.
+        var context = Request("GET", "Connection: keep-alive");
+        var captured = new ConnectionHeaderFeature();
+        captured.Keep("keep-alive, X-Secret");
+        captured.Keep(" X-Other ");
+        context.Features.Set(captured);
+
+        await new RequestGuardMiddleware(Next).Invoke(context);
+
+        Assert.True(_nextCalled);
+        Assert.Equal(new string?[] { "keep-alive, X-Secret", " X-Other " }, context.Request.Headers.Connection.ToArray());
+        Assert.Equal(0, captured.TakeSent().Count); // taken: the next request on the connection starts from nothing
+    }
+
+    [Theory]
+    [InlineData("keep-alive")]
+    [InlineData(" Close ")]
+    public async Task Invoke_OnlyABareOptionSent_LeavesConnectionAsKestrelParsedIt(string sent)
+    {
+        var context = Request("GET", "Connection: keep-alive");
+        var captured = new ConnectionHeaderFeature();
+        captured.Keep(sent);
+        context.Features.Set(captured);
+
+        await new RequestGuardMiddleware(Next).Invoke(context);
+
+        Assert.Equal("keep-alive", context.Request.Headers.Connection.ToString());
+    }
+
+    [Fact]
+    public async Task Invoke_LinesKeptButNoConnectionLeft_AddsNone()
+    {
+        // Lines are put back only in place of a Connection header the request still has, never added.
+        var context = Request("GET", "");
+        var captured = new ConnectionHeaderFeature();
+        captured.Keep("Upgrade, X-Secret");
+        context.Features.Set(captured);
+
+        await new RequestGuardMiddleware(Next).Invoke(context);
+
+        Assert.False(context.Request.Headers.ContainsKey("Connection"));
+    }
+
     private Task Next(HttpContext context)
     {
         _nextCalled = true;

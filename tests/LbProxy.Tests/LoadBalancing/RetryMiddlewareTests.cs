@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net.Sockets;
+using LbProxy.Forwarding;
 using LbProxy.LoadBalancing;
 using LbProxy.Metrics;
 using LbProxy.Tests.Infrastructure;
@@ -224,21 +225,21 @@ public sealed class RetryMiddlewareTests : IDisposable
     }
 
     [Fact]
-    public async Task Invoke_OnlyDestinationFails_NoneIsLeftAvailableAndItIsCountedAsNoDestination()
+    public async Task Invoke_OnlyDestinationFails_SaysRetriesAreExhaustedAndItIsCountedAsNoDestination()
     {
         _failures["origin-0"] = ForwarderError.Request;
         var context = Request("GET", destinations: 1);
 
         await Middleware().Invoke(context);
 
-        // An empty list is how YARP says "none available": the stage outside answers the cluster's 503.
+        // The stage outside (Health) answers the cluster's 503 when it reads this.
         Assert.Single(_offered);
-        Assert.Empty(context.GetReverseProxyFeature().AvailableDestinations);
+        Assert.Same(RetriesExhaustedFeature.Instance, context.Features.Get<RetriesExhaustedFeature>());
         Assert.Equal(1, Retries(RetryMetrics.NoDestination));
     }
 
     [Fact]
-    public async Task Invoke_EveryDestinationFails_EachIsTriedOnceThenNoneIsLeftAvailable()
+    public async Task Invoke_EveryDestinationFails_EachIsTriedOnceThenRetriesAreExhausted()
     {
         _failures["origin-0"] = ForwarderError.Request;
         _failures["origin-1"] = ForwarderError.RequestTimedOut;
@@ -247,7 +248,7 @@ public sealed class RetryMiddlewareTests : IDisposable
         await Middleware().Invoke(context);
 
         Assert.Equal(["origin-0 origin-1", "origin-1"], _offered);
-        Assert.Empty(context.GetReverseProxyFeature().AvailableDestinations);
+        Assert.NotNull(context.Features.Get<RetriesExhaustedFeature>());
         Assert.Equal(1, Retries(RetryMetrics.Failed));
         Assert.Equal(1, Retries(RetryMetrics.NoDestination));
     }
@@ -265,6 +266,7 @@ public sealed class RetryMiddlewareTests : IDisposable
         Assert.Equal(["origin-0 origin-1 origin-2 origin-3", "origin-1 origin-2 origin-3", "origin-2 origin-3"], _offered);
         Assert.Equal(StatusCodes.Status502BadGateway, context.Response.StatusCode);
         Assert.Equal(ForwarderError.Request, context.Features.Get<IForwarderErrorFeature>()?.Error);
+        Assert.Null(context.Features.Get<RetriesExhaustedFeature>()); // a destination was left untried: the 502 stays
         Assert.Equal(2, Retries(RetryMetrics.Failed));
         Assert.Equal(0, Retries(RetryMetrics.Succeeded));
     }
@@ -292,6 +294,7 @@ public sealed class RetryMiddlewareTests : IDisposable
         Assert.Single(_offered);
         Assert.Equal(StatusCodes.Status502BadGateway, context.Response.StatusCode);
         Assert.NotNull(context.Features.Get<IForwarderErrorFeature>());
+        Assert.Null(context.Features.Get<RetriesExhaustedFeature>());
         Assert.Equal(0, Retries(RetryMetrics.Succeeded) + Retries(RetryMetrics.Failed));
     }
 

@@ -7,16 +7,16 @@ using Microsoft.Extensions.Options;
 namespace LbProxy.Tests.AccessLog;
 
 /// <summary>
-/// The policy as the hot reload will drive it: the configuration changes, IOptionsMonitor reports new
-/// options, and the policy swaps in a new filter and template as one snapshot.
+/// The applied settings as the hot reload will drive them: the configuration changes, IOptionsMonitor reports new
+/// options, and a new filter and template are swapped in as one snapshot.
 /// </summary>
-public sealed class AccessLogPolicyTests
+public sealed class AppliedAccessLogSettingsTests
 {
     [Fact]
     public void OptionsChange_NewSnapshotIsSwappedInWhole()
     {
         using var fixture = new Fixture();
-        var before = fixture.Policy.Current;
+        var before = fixture.Applied.Current;
 
         fixture.Change(new()
         {
@@ -24,7 +24,7 @@ public sealed class AccessLogPolicyTests
             ["LbProxy:AccessLog:SkipPaths:0"] = "/static",
             ["LbProxy:AccessLog:SkipStatusClasses:0"] = "3xx",
         });
-        var after = fixture.Policy.Current;
+        var after = fixture.Applied.Current;
 
         Assert.NotSame(before, after);
         Assert.Equal("{status} {path}", after.Template.Text);
@@ -40,10 +40,10 @@ public sealed class AccessLogPolicyTests
     {
         using var fixture = new Fixture();
         fixture.Change(new() { ["LbProxy:AccessLog:Template"] = "{status}" });
-        var good = fixture.Policy.Current;
+        var good = fixture.Applied.Current;
 
-        // The options monitor refuses the invalid options before the policy sees them; whatever it does
-        // with the error, the policy must keep serving the last good snapshot.
+        // The options monitor refuses the invalid options before they are compiled; whatever it does
+        // with the error, the last good snapshot must keep serving.
         try
         {
             fixture.Change(new() { ["LbProxy:AccessLog:Template"] = "{nope}" });
@@ -52,7 +52,7 @@ public sealed class AccessLogPolicyTests
         {
         }
 
-        Assert.Same(good, fixture.Policy.Current);
+        Assert.Same(good, fixture.Applied.Current);
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public sealed class AccessLogPolicyTests
             while (!stop.IsCancellationRequested)
             {
                 reading.TrySetResult();
-                var settings = fixture.Policy.Current;
+                var settings = fixture.Applied.Current;
                 // Each generation pairs template "{status} gN" with skip prefix "/gN": never one without the other.
                 var text = settings.Template.Text;
                 if (text.StartsWith("{status} g") && settings.Filter.SkipPrefixes[^1] != "/" + text["{status} ".Length..])
@@ -94,7 +94,7 @@ public sealed class AccessLogPolicyTests
         await reader;
         Assert.Equal(0, torn);
         Assert.True(reads > 0);
-        Assert.Equal("{status} g199", fixture.Policy.Current.Template.Text);
+        Assert.Equal("{status} g199", fixture.Applied.Current.Template.Text);
     }
 
     private sealed class Fixture : IDisposable
@@ -111,12 +111,12 @@ public sealed class AccessLogPolicyTests
             services.AddSingleton(ControlPrefix.From("/_lb"));
             services.AddOptions<AccessLogOptions>().BindConfiguration(AccessLogOptions.SectionName);
             services.AddSingleton<IValidateOptions<AccessLogOptions>, AccessLogOptionsValidator>();
-            services.AddSingleton<AccessLogPolicy>();
+            services.AddSingleton<AppliedAccessLogSettings>();
             _services = services.BuildServiceProvider();
-            Policy = _services.GetRequiredService<AccessLogPolicy>();
+            Applied = _services.GetRequiredService<AppliedAccessLogSettings>();
         }
 
-        public AccessLogPolicy Policy { get; }
+        public AppliedAccessLogSettings Applied { get; }
 
         /// <summary>Replaces the access-log section and reloads, as a changed config file does.</summary>
         public void Change(Dictionary<string, string?> values)
