@@ -35,7 +35,11 @@ internal static class KestrelEdgeDefaults
             // client reads it as Latin-1), where Kestrel's ASCII-only default fails the response.
             kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
             // An HTTP/2 client that stops taking response bytes loses its connection, not only the stream (Edge/StalledClientCut).
-            kestrel.ConfigureEndpointDefaults(static listen => listen.Use(ConnectionHeaderCapture.OnConnection).Use(StalledClientCut.OnConnection));
+            // A client that takes response bytes slower than 240 B/s for 30 s while owed some is reset (Edge/SlowReaderCut).
+            kestrel.ConfigureEndpointDefaults(static listen => listen
+                .Use(ConnectionHeaderCapture.OnConnection)
+                .Use(StalledClientCut.OnConnection)
+                .Use(listen.ApplicationServices.GetRequiredService<SlowReaderCut>().OnConnection));
             var limits = kestrel.Limits;
             // A client gets 10 s (not 30 s) to send its headers: slow-header clients hold no slot for long.
             limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
