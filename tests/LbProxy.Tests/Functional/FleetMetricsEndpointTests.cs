@@ -58,7 +58,7 @@ public sealed class FleetMetricsEndpointTests
 
             Assert.True(exitCode == 1, output);
             Assert.Matches(@"bad\.json:\d+:\d+", output);
-            Assert.Contains("LbProxy:Metrics:Endpoint: endpoint 'Metrcs' is not among Kestrel:Endpoints (Traffic, Metrics)", output, StringComparison.Ordinal);
+            Assert.Contains("LbProxy:Metrics:Endpoint: endpoint 'Metrcs' is not among Kestrel:Endpoints (Metrics, Traffic)", output, StringComparison.Ordinal);
         }
         finally
         {
