@@ -131,6 +131,42 @@ public sealed class ConfigReloadTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task BadEditThenTheServedContentRestored_IsSuccessAgain_StatusMetricAndSighup(bool watch)
+    {
+        // With Watch off only SIGHUP reads the file; its handler calls ReloadAsync(forced: true).
+        await using var proxy = await StartAsync(Good(0, "v1"), "--LbProxy:Config:Watch", watch ? "true" : "false");
+        var reloader = proxy.Services.GetRequiredService<ConfigReloader>();
+
+        await File.WriteAllTextAsync(_path, Bad("invalid-json"));
+        if (!watch)
+        {
+            await reloader.ReloadAsync(forced: true);
+        }
+
+        var refused = await WaitForAsync(proxy, s => s.ReloadsRejected == 1);
+        Assert.False(refused.LastReloadSucceeded);
+        Assert.Equal(0, (await MetricsScrape.TakeAsync(proxy.Client)).Single("lbproxy_config_last_reload_success"));
+
+        // The exact content being served, back on disk.
+        await File.WriteAllTextAsync(_path, Good(0, "v1"));
+        if (!watch)
+        {
+            await reloader.ReloadAsync(forced: true);
+        }
+
+        var reverted = await WaitForAsync(proxy, s => s.LastReloadSucceeded);
+        Assert.Equal(1, reverted.Generation);
+        Assert.Equal(1, reverted.ReloadsRejected);
+        Assert.Equal(0, reverted.ReloadsApplied);
+        Assert.Equal(1, (await MetricsScrape.TakeAsync(proxy.Client)).Single("lbproxy_config_last_reload_success"));
+        using var status = System.Text.Json.JsonDocument.Parse(await proxy.Client.GetStringAsync("/_lb/status"));
+        Assert.True(status.RootElement.GetProperty("config").GetProperty("lastReloadSucceeded").GetBoolean());
+        Assert.Equal("origin-0", await OriginOfAsync(proxy));
+    }
+
+    [Theory]
     [InlineData("fifo", "is a FIFO, not a regular file")]
     [InlineData("dev-zero", "is a character device, not a regular file")]
     public async Task SpecialFileAtThePath_IsRefusedAtOnceAndShown_LaterEditsAndSighupStillApply(string kind, string expectedError)
