@@ -17,6 +17,7 @@ internal static class LogEvents
     public const int ConfigWatcherFailed = 1105;
     public const int ConfigSighup = 1106;
     public const int ConfigReverted = 1107;
+    public const int ConfigSighupRearmed = 1108;
 
     // 2000-2999 AccessLog: its settings, skipped lines and failed writes; 2100, requests Kestrel refused before the pipeline.
     public const int AccessLogSettingsApplied = 2001;

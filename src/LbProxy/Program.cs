@@ -3,7 +3,8 @@ using LbProxy.Hosting;
 
 var command = CommandLine.Parse(args);   // serve | validate PATH | origin
 if (command.Kind is CommandKind.Origin) { return await OriginCommand.RunAsync(command.HostArgs); }
-if (command.Kind is CommandKind.Usage) { Console.Error.WriteLine(CommandLine.UsageText); return 2; }
+if (command.Kind is CommandKind.Help) { Console.Out.WriteLine(CommandLine.UsageText); return 0; }
+if (command.Kind is CommandKind.Usage) { Console.Error.WriteLine($"LbProxy: {command.Error}\n{CommandLine.UsageText}"); return 2; }
 RuntimeDefaults.Apply();                 // environment-only runtime settings, before any socket exists
 try
 {

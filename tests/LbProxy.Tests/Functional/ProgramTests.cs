@@ -135,6 +135,68 @@ public sealed class ProgramTests : IDisposable
         Assert.DoesNotContain("Unhandled exception", output);
     }
 
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    [InlineData("help")]
+    [InlineData("--urls", "http://127.0.0.1:0", "--help")]
+    public async Task Help_PrintsUsageOnStdout_ExitsZero_StartsNothing(params string[] args)
+    {
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, args);
+
+        Assert.Equal(0, exitCode);
+        Assert.StartsWith("usage: LbProxy", output.TrimStart(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", output);
+    }
+
+    [Theory]
+    [InlineData("unknown option '--hepl'", "--hepl", "x")]
+    [InlineData("unknown option '--verbose'", "--urls", "http://127.0.0.1:0", "--verbose", "1")]
+    [InlineData("option '--config' needs a value", "--config")]
+    [InlineData("unexpected argument 'x.json'", "--config", "a.json", "x.json")]
+    [InlineData("unknown command 'serve'", "serve")]
+    [InlineData("validate needs the PATH of a config file", "validate")]
+    [InlineData("unknown option '--strict'", "validate", "yarp.json", "--strict", "1")]
+    public async Task UnknownOptionOrCommand_PrintsTheReasonAndUsage_ExitsTwo_StartsNothing(string reason, params string[] args)
+    {
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, args);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"LbProxy: {reason}", output, StringComparison.Ordinal);
+        Assert.Contains("usage: LbProxy", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", output);
+    }
+
+    [Fact]
+    public async Task ConfigurationKeyOptions_AreStillTakenAsTheHostTakesThem()
+    {
+        var path = Write("good.json", """{ "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/{**p}" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } } }""");
+
+        await using var proxy = await ProxyProcess.StartListeningAsync(_directory.FullName, null, Bound,
+            ["--config=" + path, "--urls", "http://127.0.0.1:0", "--LbProxy:Control:Token", "t0ken"]);
+        using var client = new HttpClient { BaseAddress = proxy.Address };
+        using var status = await client.GetAsync("/_lb/status");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status.StatusCode);
+    }
+
+    [Fact]
+    public async Task Sighup_InheritedAsIgnored_UnderNohup_IsReArmedAndStillReloads()
+    {
+        var path = Write("nohup.json", """{ "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/{**p}" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } } }""");
+        // Watch off: only SIGHUP reads the file again.
+        await using var proxy = await ProxyProcess.StartCommandListeningAsync(_directory.FullName, null, Bound, "nohup",
+            ["dotnet", ProxyProcess.ProgramPath, "--config", path, "--urls", "http://127.0.0.1:0",
+             "--LbProxy:Config:Watch", "false", "--LbProxy:Logging:Level", "Information"]);
+        Assert.True(await proxy.WaitForLineAsync(static l => l.Contains("SIGHUP was inherited as ignored", StringComparison.Ordinal), Bound) >= 0, proxy.Output);
+
+        await File.WriteAllTextAsync(path, (await File.ReadAllTextAsync(path)).Replace("127.0.0.1:9/", "127.0.0.1:10/", StringComparison.Ordinal));
+        proxy.Signal(ProxyProcess.SigHup);
+
+        Assert.True(await proxy.WaitForLineAsync(static l => l.Contains("Config generation 2 applied", StringComparison.Ordinal), Bound) >= 0, proxy.Output);
+        Assert.False(proxy.HasExited);
+    }
+
     public void Dispose() => _directory.Delete(recursive: true);
 
     private string Write(string name, string content)
