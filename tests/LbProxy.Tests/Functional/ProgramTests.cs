@@ -135,6 +135,39 @@ public sealed class ProgramTests : IDisposable
         Assert.DoesNotContain("Unhandled exception", output);
     }
 
+    [Fact]
+    public async Task Validate_MalformedYarpValues_EachAtItsKey_OtherErrorsStillReported()
+    {
+        var path = Write("values.json", """
+            {
+              "ReverseProxy": {
+                "Routes": {
+                  "images": { "ClusterId": "nope", "Order": "first", "Match": { "Path": "/images/{**path}" } }
+                },
+                "Clusters": {
+                  "images": {
+                    "HttpRequest": { "ActivityTimeout": "soon" },
+                    "HealthCheck": { "Active": { "Enabled": "yes", "Interval": "10s" } },
+                    "Destinations": { "a": { "Address": "http://127.0.0.1:9/" } }
+                  }
+                }
+              },
+              "LbProxy": { "Forwarding": { "ConnectTimeout": "00:10:00" } }
+            }
+            """);
+
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, "validate", path);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("values.json:4:40: ReverseProxy:Routes:images:Order: 'first' is not a whole number", output);
+        Assert.Contains("values.json:4:19: ReverseProxy:Routes:images:ClusterId: route 'images' names unknown cluster 'nope'", output);
+        Assert.Contains("values.json:8:26: ReverseProxy:Clusters:images:HttpRequest:ActivityTimeout: 'soon' is not recognized as a valid TimeSpan", output);
+        Assert.Contains("values.json:9:38: ReverseProxy:Clusters:images:HealthCheck:Active:Enabled: 'yes' is neither true nor false", output);
+        Assert.Contains("values.json:9:56: ReverseProxy:Clusters:images:HealthCheck:Active:Interval: '10s' is not recognized as a valid TimeSpan", output);
+        Assert.Contains("values.json:14:32: LbProxy:Forwarding:ConnectTimeout: ", output);
+        Assert.Contains("6 error(s)", output);
+    }
+
     [Theory]
     [InlineData("--help")]
     [InlineData("-h")]
