@@ -42,6 +42,16 @@ internal sealed class SmallFileSystem : IDisposable
         return new SmallFileSystem(directory);
     }
 
+    /// <summary>Remounts it read-only, as <c>docker run --read-only</c> leaves the root filesystem.</summary>
+    public void MakeReadOnly()
+    {
+        var (code, output) = Run("mount", "-o", "remount,ro", Path);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"mount -o remount,ro failed (exit {code}: {output.Trim()})");
+        }
+    }
+
     /// <summary>Fills what is left with a file of its own, so that the next write fails with ENOSPC.</summary>
     public string Fill()
     {
