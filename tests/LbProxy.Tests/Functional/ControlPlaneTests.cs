@@ -32,6 +32,12 @@ public sealed class ControlPlaneTests
         "/_lb",
         "/_lb/",
         "/_LB/../_lb/whatever",
+        "/_lb./status",
+        "/_lb%2e/status",
+        "/_lb%2E/status",
+        "/_lb%20/status",
+        "/_lb%09/status",
+        "/_lb..%20/status",
     ];
 
     [Theory]
