@@ -16,11 +16,15 @@ internal static class LogEvents
     public const int ConfigWatcherUnavailable = 1104;
     public const int ConfigWatcherFailed = 1105;
     public const int ConfigSighup = 1106;
+    public const int ConfigReverted = 1107;
+    public const int ConfigSighupRearmed = 1108;
 
-    // 2000-2999 AccessLog: its settings and skipped lines; 2100, requests Kestrel refused before the pipeline.
+    // 2000-2999 AccessLog: its settings, skipped lines and failed writes; 2100, requests Kestrel refused before the pipeline.
     public const int AccessLogSettingsApplied = 2001;
     public const int AccessLogSettingsRejected = 2002;
     public const int AccessLogLineSkipped = 2011;
+    public const int AccessLogWriteFailed = 2021;
+    public const int AccessLogWriteRecovered = 2022;
     public const int RequestRefused = 2101;
 
     // 3000-3999 Control: the /_lb endpoints and the stop.

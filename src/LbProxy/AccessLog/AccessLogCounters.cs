@@ -23,7 +23,7 @@ internal sealed class AccessLogCounters
     {
         var meter = meterFactory.Create(LbProxyMeter.Name);
         meter.CreateObservableCounter(InstrumentName, Observe, "{line}",
-            "Access-log lines by outcome: written, dropped (buffer full) or skipped by a filter rule");
+            "Access-log lines by outcome: written, dropped (buffer full or a failed write) or skipped by a filter rule");
     }
 
     public static string NameOf(AccessLogOutcome outcome) => OutcomeNames[(int)outcome];
@@ -55,7 +55,7 @@ internal sealed class AccessLogCounters
     }
 }
 
-/// <summary>What became of one request's line: written, dropped (buffer full), or skipped by which rule.</summary>
+/// <summary>What became of one request's line: written, dropped (buffer full or a failed write), or skipped by which rule.</summary>
 internal enum AccessLogOutcome
 {
     Written,

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LbProxy.Configuration;
 using LbProxy.Control;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace LbProxy.AccessLog;
 
@@ -11,7 +12,9 @@ internal static class AccessLogExtensions
     {
         services.AddLbProxyOptions<AccessLogOptions, AccessLogOptionsValidator>(AccessLogOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddMetrics();
-        services.TryAddSingleton(static _ => AccessLogOutput.Console());
+        services.TryAddSingleton(static sp => sp.GetRequiredService<IOptions<AccessLogOptions>>().Value.Path is { Length: > 0 } path
+            ? AccessLogOutput.AppendFile(path)
+            : AccessLogOutput.Console());
         services.AddSingleton<AccessLogCounters>();
         services.AddSingleton<AppliedAccessLogSettings>();
         services.AddSingleton<AccessLogWriter>();

@@ -18,6 +18,12 @@ internal sealed class AccessLogOptions : IValidatableObject
     /// <summary>When false, no line is written (each request is counted as skipped by the "disabled" rule).</summary>
     public bool Enabled { get; set; } = true;
 
+    /// <summary>
+    /// A file for the lines instead of stdout, opened for append (<c>O_APPEND</c>, as nginx does, so that
+    /// <c>logrotate copytruncate</c> and other writers are safe) and created rw-r----- when missing. Read once at start.
+    /// </summary>
+    public string? Path { get; set; }
+
     /// <summary>The line, with placeholders in braces; see <see cref="AccessLogTemplate"/> for the names.</summary>
     [Required]
     public string Template { get; set; } = DefaultTemplate;
@@ -72,6 +78,12 @@ internal sealed class AccessLogOptions : IValidatableObject
             {
                 yield return new ValidationResult($"'{statusClass}' is not a status class such as 3xx (1xx to 5xx)", [nameof(SkipStatusClasses)]);
             }
+        }
+
+        if (Path is { Length: > 0 } path && System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)) is { } directory
+            && !Directory.Exists(directory))
+        {
+            yield return new ValidationResult($"the directory of '{path}' does not exist", [nameof(Path)]);
         }
 
         foreach (var prefix in SkipPaths ?? [])

@@ -23,11 +23,15 @@ internal sealed class AccessLogReport(AppliedAccessLogSettings applied, AccessLo
             counters.Get(AccessLogOutcome.Written),
             counters.Get(AccessLogOutcome.Dropped),
             writer.Pending,
+            writer.WriteFailure,
             skipped);
     }
 }
 
-/// <summary>The access log as <c>/_lb/status</c> shows it: lines written, dropped, waiting, and skipped by rule.</summary>
+/// <summary>
+/// The access log as <c>/_lb/status</c> shows it: lines written, dropped (buffer full or a failed write), waiting,
+/// why writes fail now (null when they do not), and skipped by rule.
+/// </summary>
 internal sealed record AccessLogStatus(
     bool Enabled,
     string Template,
@@ -35,4 +39,5 @@ internal sealed record AccessLogStatus(
     long Written,
     long Dropped,
     int Pending,
+    string? WriteFailure,
     IReadOnlyDictionary<string, long> Skipped);

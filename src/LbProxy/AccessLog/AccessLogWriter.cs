@@ -15,7 +15,12 @@ namespace LbProxy.AccessLog;
 /// about 1 KB, and a lock shared with the application log): a line then allocates nothing in the steady state,
 /// and a drop is counted at the moment it happens, per line, in the same counters as every other outcome.
 /// </remarks>
-internal sealed class AccessLogWriter : IAsyncDisposable, IDisposable
+/// <remarks>
+/// A line is counted written only once the output took it: a write that fails (a full disk, a closed pipe) counts its
+/// lines as dropped, so the dropping alert fires. A failure episode is logged once, with its reason, when it starts
+/// and once when a write succeeds again (with the lines it lost); <see cref="WriteFailure"/> shows it in status.
+/// </remarks>
+internal sealed partial class AccessLogWriter : IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan FlushBound = TimeSpan.FromSeconds(5);
 
@@ -28,13 +33,17 @@ internal sealed class AccessLogWriter : IAsyncDisposable, IDisposable
     private readonly AccessLogOutput _output;
     private readonly AccessLogCounters _counters;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private readonly Task _reader;
+    private volatile string? _failure;
+    private long _lostInEpisode;
 
-    public AccessLogWriter(IOptions<AccessLogOptions> options, AccessLogOutput output, AccessLogCounters counters, TimeProvider time)
+    public AccessLogWriter(IOptions<AccessLogOptions> options, AccessLogOutput output, AccessLogCounters counters, TimeProvider time, ILogger<AccessLogWriter> logger)
     {
         _output = output;
         _counters = counters;
         _time = time;
+        _logger = logger;
         _channel = Channel.CreateBounded<AccessLogLine>(new BoundedChannelOptions(options.Value.BufferSize)
         {
             // Wait (not Drop*) makes TryWrite answer false when full, which is where a drop is counted.
@@ -47,6 +56,9 @@ internal sealed class AccessLogWriter : IAsyncDisposable, IDisposable
 
     /// <summary>Lines accepted but not yet written.</summary>
     public int Pending => _channel.Reader.Count;
+
+    /// <summary>Why the output's last write failed, while it still fails; null once a write succeeds.</summary>
+    public string? WriteFailure => _failure;
 
     /// <summary>Never blocks: the line is buffered, or dropped and counted.</summary>
     public void Enqueue(string line) => Enqueue(AccessLogLine.Encode(line));
@@ -100,9 +112,41 @@ internal sealed class AccessLogWriter : IAsyncDisposable, IDisposable
                 written++;
             }
 
-            // Nothing more waiting: the batch goes out, then its lines count as written.
+            // Nothing more waiting: the batch goes out, then its lines count as written, or dropped if the output
+            // could not take them.
             _output.Flush();
-            _counters.Add(AccessLogOutcome.Written, written);
+            var lost = Math.Min(_output.TakeLostLines(out var reason), written);
+            _counters.Add(AccessLogOutcome.Written, written - lost);
+            _counters.Add(AccessLogOutcome.Dropped, lost);
+            Track(lost, written - lost, reason);
         }
     }
+
+    /// <summary>One warning when writes start failing, one line when they succeed again; nothing per batch between.</summary>
+    private void Track(int lost, int written, string? reason)
+    {
+        if (lost > 0)
+        {
+            _lostInEpisode += lost;
+            if (_failure is null)
+            {
+                _failure = reason ?? "write failed";
+                LogWriteFailed(_logger, lost, _failure);
+            }
+        }
+        else if (written > 0 && _failure is not null)
+        {
+            LogWriteRecovered(_logger, _lostInEpisode, _failure);
+            _failure = null;
+            _lostInEpisode = 0;
+        }
+    }
+
+    [LoggerMessage(EventId = LogEvents.AccessLogWriteFailed, Level = LogLevel.Error,
+        Message = "Access log: writes fail, lines are dropped and counted until one succeeds ({Lost} so far): {Reason}")]
+    private static partial void LogWriteFailed(ILogger logger, int lost, string reason);
+
+    [LoggerMessage(EventId = LogEvents.AccessLogWriteRecovered, Level = LogLevel.Warning,
+        Message = "Access log: writes succeed again; {Lost} lines were dropped while they failed ({Reason})")]
+    private static partial void LogWriteRecovered(ILogger logger, long lost, string reason);
 }

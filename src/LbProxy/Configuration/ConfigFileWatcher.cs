@@ -127,6 +127,11 @@ internal sealed partial class ConfigFileWatcher(
     {
         try
         {
+            if (InheritedSighup.RearmIfIgnored())
+            {
+                LogSighupRearmed(logger);
+            }
+
             return PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
             {
                 context.Cancel = true; // SIGHUP re-reads the config; it does not end the process
@@ -146,6 +151,10 @@ internal sealed partial class ConfigFileWatcher(
 
     [LoggerMessage(EventId = LogEvents.ConfigWatcherFailed, Level = LogLevel.Warning, Message = "Config file watcher failed; the file is re-read")]
     private static partial void LogWatcherError(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = LogEvents.ConfigSighupRearmed, Level = LogLevel.Warning,
+        Message = "SIGHUP was inherited as ignored (nohup); re-armed: SIGHUP re-reads the config file and never ends the process")]
+    private static partial void LogSighupRearmed(ILogger logger);
 
     [LoggerMessage(EventId = LogEvents.ConfigSighup, Level = LogLevel.Information, Message = "SIGHUP: re-reading the config file")]
     private static partial void LogSighup(ILogger logger);

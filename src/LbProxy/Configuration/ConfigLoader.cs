@@ -10,10 +10,15 @@ internal sealed class ConfigLoader(ProxyConfigValidator validator, IConfiguratio
     {
         IConfiguration configuration;
         IProxyConfig parsed;
+        List<ConfigError> valueErrors;
         try
         {
             configuration = file.ToConfiguration();
-            parsed = ParseWithYarp(configuration.GetSection(ConfigKeys.ReverseProxy));
+            var section = configuration.GetSection(ConfigKeys.ReverseProxy);
+            // Values YARP could not convert are reported at their keys, and the rest is parsed without them, so
+            // that every other error is found too.
+            valueErrors = YarpValueCheck.Check(file, section, out var badKeys);
+            parsed = ParseWithYarp(badKeys.Count == 0 ? section : YarpValueCheck.Without(section, badKeys));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -23,6 +28,11 @@ internal sealed class ConfigLoader(ProxyConfigValidator validator, IConfiguratio
         var effective = live.EffectiveWith((IConfigurationRoot)app, configuration);
         var candidate = new ConfigCandidate(file, configuration, effective, parsed.Routes, parsed.Clusters);
         var errors = await validator.ValidateAsync(candidate);
+        if (valueErrors.Count > 0)
+        {
+            errors = [.. errors.Concat(valueErrors).OrderBy(static e => e.Line ?? 0).ThenBy(static e => e.Column ?? 0)];
+        }
+
         return new ConfigLoadResult(errors.Count == 0 ? candidate : null, errors);
     }
 

@@ -57,7 +57,9 @@ internal sealed partial class ConfigReloader : IDisposable
             hash = MissingFileHash;
         }
 
-        return hash != _state.Current.Hash && hash != _lastRejectedHash;
+        var current = _state.Current;
+        // The served content back on disk after a refusal is news too: it ends the failure.
+        return hash == current.Hash ? !current.LastReloadSucceeded : hash != _lastRejectedHash;
     }
 
     public void Dispose() => _gate.Dispose();
@@ -78,6 +80,12 @@ internal sealed partial class ConfigReloader : IDisposable
         if (hash == _state.Current.Hash)
         {
             _lastRejectedHash = null;
+            if (!_state.Current.LastReloadSucceeded)
+            {
+                LogReverted(_logger, _path, _state.Current.Generation);
+                return _state.RecordReverted();
+            }
+
             LogUnchanged(_logger, _path);
             return _state.RecordUnchanged();
         }
@@ -141,6 +149,9 @@ internal sealed partial class ConfigReloader : IDisposable
 
     [LoggerMessage(EventId = LogEvents.ConfigRefused, Level = LogLevel.Error, Message = "Config reload refused, generation {Generation} keeps serving; {Count} error(s):\n{Errors}")]
     private static partial void LogRefused(ILogger logger, long generation, int count, string errors);
+
+    [LoggerMessage(EventId = LogEvents.ConfigReverted, Level = LogLevel.Information, Message = "Config file {Path} holds the served generation {Generation} again: the refused edit is reverted, reloads succeed")]
+    private static partial void LogReverted(ILogger logger, string path, long generation);
 
     [LoggerMessage(EventId = LogEvents.ConfigUnchanged, Level = LogLevel.Debug, Message = "Config file {Path} changed on disk but not in content")]
     private static partial void LogUnchanged(ILogger logger, string path);

@@ -44,6 +44,16 @@ internal sealed class ConfigState
         ReloadsRejected = s.ReloadsRejected + 1,
     }, error);
 
+    /// <summary>
+    /// The file on disk holds the served content again after a refused edit (a revert, or SIGHUP after one): the file
+    /// and the proxy agree, which is success; the generation stays, the last error stays as history.
+    /// </summary>
+    public ConfigStatus RecordReverted() => Update(static (s, _, _) => s with
+    {
+        LastReloadSucceeded = true,
+        ReloadsUnchanged = s.ReloadsUnchanged + 1,
+    }, null);
+
     /// <summary>The file changed on disk but its content did not.</summary>
     public ConfigStatus RecordUnchanged() => Update(static (s, _, _) => s with
     {

@@ -14,6 +14,9 @@ internal sealed class LbProxyConfigFile
         AllowTrailingCommas = true,
     };
 
+    /// <summary>The largest config file read: 16 MiB, some 50,000 routes; more is a mistake (a device, a log).</summary>
+    public const long MaxBytes = 16 * 1024 * 1024;
+
     private readonly Dictionary<string, (int Line, int Column)> _positions;
 
     private LbProxyConfigFile(string path, byte[] content, Dictionary<string, (int Line, int Column)> positions)
@@ -36,13 +39,14 @@ internal sealed class LbProxyConfigFile
     /// <summary>
     /// The file's bytes, at start and on every reload; throws <see cref="ConfigFileException"/> when it is missing
     /// or unreadable. Follows symlinks, so a Kubernetes ConfigMap mount (yarp.json -> ..data/yarp.json) reads the
-    /// current target.
+    /// current target. Only a regular file of at most <see cref="MaxBytes"/>, within <see cref="BoundedFile.TimeBound"/>:
+    /// a FIFO or a device at the path is refused without blocking or reading it.
     /// </summary>
     public static byte[] Read(string path)
     {
         try
         {
-            return File.ReadAllBytes(path);
+            return BoundedFile.Read(path, MaxBytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

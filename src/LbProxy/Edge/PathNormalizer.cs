@@ -6,7 +6,8 @@ namespace LbProxy.Edge;
 /// path would a backend that decodes and cleans paths (as most servers do) see? Every spelling of a path
 /// gives the same canonical form: percent-encoding is decoded (also <c>%2F</c> and double encodings), <c>\</c>
 /// counts as <c>/</c>, doubled slashes collapse, <c>.</c> and <c>..</c> segments are resolved, <c>;params</c>
-/// of a segment are dropped (as Java servers do), and a trailing slash is removed. Case is kept in the
+/// of a segment are dropped (as Java servers do), trailing dots, spaces and tabs of a segment are dropped (as Windows
+/// and IIS do: <c>/_lb./status</c> and <c>/_lb%20/status</c> are <c>/_lb/status</c> there), and a trailing slash is removed. Case is kept in the
 /// canonical form and ignored by <see cref="IsUnder"/>, so that both callers compare the same way.
 /// </summary>
 /// <remarks>
@@ -68,7 +69,7 @@ internal static class PathNormalizer
             return true;
         }
 
-        if (path.AsSpan().IndexOfAny('%', '\\', ';') >= 0 || path[^1] == '/')
+        if (path.AsSpan().IndexOfAny('%', '\\', ';') >= 0 || path[^1] is '/' or '.' or ' ' or '\t')
         {
             return false;
         }
@@ -82,7 +83,7 @@ internal static class PathNormalizer
             }
 
             var next = i + 1 < path.Length ? path[i + 1] : '/';
-            if (next == '/')
+            if (next == '/' || (i > 0 && path[i - 1] is '.' or ' ' or '\t'))
             {
                 return false;
             }
@@ -120,6 +121,12 @@ internal static class PathNormalizer
         {
             var semicolon = raw.IndexOf(';', StringComparison.Ordinal);
             var segment = semicolon >= 0 ? raw[..semicolon] : raw;
+            if (segment is not ("." or ".."))
+            {
+                // "..." and ". " fold to nothing on Windows, as "" does here.
+                segment = segment.TrimEnd(['.', ' ', '\t']);
+            }
+
             switch (segment)
             {
                 case "" or ".":

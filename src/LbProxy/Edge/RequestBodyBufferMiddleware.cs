@@ -50,13 +50,16 @@ internal sealed class RequestBodyBufferMiddleware(RequestDelegate next, IOptions
                 reader.AdvanceTo(buffer.Start, buffer.End);
             }
         }
-        catch (BadHttpRequestException refused)
+        catch (Exception e) when (e is BadHttpRequestException || (e is IOException && e.InnerException is OverflowException))
         {
-            // Kestrel found the framing broken or the body too large: it closes the connection after this answer.
-            context.Response.StatusCode = refused.StatusCode;
+            // Kestrel found the framing broken or the body too large: it closes the connection after this answer. A chunk
+            // size past 2^63 comes as an IOException ("Bad chunk size data.") around an OverflowException, once a 500
+            // with a stack trace in the log: a 400 like any other bad chunk.
+            var status = e is BadHttpRequestException refused ? refused.StatusCode : StatusCodes.Status400BadRequest;
+            context.Response.StatusCode = status;
             context.Response.ContentType = "text/plain; charset=utf-8";
             context.Response.Headers.Connection = "close";
-            await context.Response.WriteAsync(refused.StatusCode == StatusCodes.Status413PayloadTooLarge
+            await context.Response.WriteAsync(status == StatusCodes.Status413PayloadTooLarge
                 ? "request body too large\n"
                 : "malformed request body\n");
             return;

@@ -1,10 +1,16 @@
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
+
 namespace LbProxy.Edge;
 
 /// <summary>
 /// Refuses, before anything is forwarded, what an edge must not pass on: ambiguous message framing (both
 /// <c>Content-Length</c> and <c>Transfer-Encoding</c>, several lengths, a transfer coding other than a single
-/// <c>chunked</c>), the basis of request smuggling between proxies; and methods a reverse proxy cannot forward
-/// (<c>CONNECT</c>: 501) or should not (<c>TRACE</c>: 405). Kestrel refuses most malformed requests itself; this
+/// <c>chunked</c>, a <c>Content-Length</c> that is not plain digits such as <c>+5</c>, chunked framing on HTTP/1.0,
+/// which has none: RFC 9112 §6.1), the basis of request smuggling between proxies; HTTP/2 and HTTP/3 requests that carry
+/// connection-specific headers (malformed, RFC 9113 §8.2.2); <c>OPTIONS *</c>, answered here (a 200 with no body) and
+/// never forwarded as <c>OPTIONS /</c>; and methods a reverse proxy cannot forward (<c>CONNECT</c>: 501) or should not
+/// (<c>TRACE</c>: 405). Kestrel refuses most malformed requests itself; this
 /// covers what it accepts. First it puts back the <c>Connection</c> lines the client sent, when Kestrel rewrote them
 /// (<see cref="ConnectionHeaderFeature"/>), so that every stage after it, and the forwarder that drops the headers they
 /// name, sees the header as sent.
@@ -26,7 +32,20 @@ internal sealed class RequestGuardMiddleware(RequestDelegate next)
             return RefuseAsync(context, StatusCodes.Status405MethodNotAllowed, "TRACE is not allowed\n");
         }
 
+        if (HttpMethods.IsOptions(request.Method) && IsAsteriskForm(context))
+        {
+            // About the server, not a resource: answered here as nginx does, never sent upstream as "OPTIONS /".
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.ContentLength = 0;
+            return Task.CompletedTask;
+        }
+
         var headers = request.Headers;
+        if ((HttpProtocol.IsHttp2(request.Protocol) || HttpProtocol.IsHttp3(request.Protocol)) && HasConnectionSpecificHeader(headers))
+        {
+            return RefuseAsync(context, StatusCodes.Status400BadRequest, "connection-specific header in an HTTP/2 or HTTP/3 request\n");
+        }
+
         RestoreConnection(context.Features.Get<ConnectionHeaderFeature>(), headers);
         var transferEncoding = headers.TransferEncoding;
         var contentLength = headers.ContentLength;
@@ -42,7 +61,15 @@ internal sealed class RequestGuardMiddleware(RequestDelegate next)
             return RefuseAsync(context, StatusCodes.Status400BadRequest, "unsupported Transfer-Encoding\n");
         }
 
-        if (headers[WellKnownHeaders.ContentLength].Count > 1 || (contentLength is null && headers.ContainsKey(WellKnownHeaders.ContentLength)))
+        if (transferEncoding.Count > 0 && HttpProtocol.IsHttp10(request.Protocol))
+        {
+            // HTTP/1.0 has no chunked framing: a 1.0 hop before this one would read the body otherwise (RFC 9112 §6.1).
+            return RefuseAsync(context, StatusCodes.Status400BadRequest, "Transfer-Encoding in an HTTP/1.0 request\n");
+        }
+
+        var lengths = headers[WellKnownHeaders.ContentLength];
+        if (lengths.Count > 1 || (contentLength is null && headers.ContainsKey(WellKnownHeaders.ContentLength))
+            || (lengths.Count == 1 && !IsDigits(lengths[0])))
         {
             return RefuseAsync(context, StatusCodes.Status400BadRequest, "invalid Content-Length\n");
         }
@@ -64,6 +91,24 @@ internal sealed class RequestGuardMiddleware(RequestDelegate next)
             headers.Connection = sent;
         }
     }
+
+    /// <summary>Content-Length is 1*DIGIT (RFC 9110 §8.6): <c>+5</c>, <c>5.0</c> or <c> 5</c> inside are refused, as nginx and HAProxy do.</summary>
+    private static bool IsDigits(string? value)
+    {
+        var digits = value.AsSpan().Trim(" \t");
+        return !digits.IsEmpty && !digits.ContainsAnyExceptInRange('0', '9');
+    }
+
+    /// <summary>RFC 9113 §8.2.2: these make an HTTP/2 request malformed (TE is allowed as "trailers" only).</summary>
+    private static bool HasConnectionSpecificHeader(IHeaderDictionary headers) =>
+        headers.ContainsKey(HeaderNames.Connection) || headers.ContainsKey(HeaderNames.TransferEncoding)
+        || headers.ContainsKey(HeaderNames.Upgrade) || headers.ContainsKey(HeaderNames.KeepAlive)
+        || headers.ContainsKey(HeaderNames.ProxyConnection)
+        || (headers.TryGetValue(HeaderNames.TE, out var te) && !(te.Count == 1 && string.Equals(te[0]?.Trim(), "trailers", StringComparison.OrdinalIgnoreCase)));
+
+    /// <summary>The request target <c>*</c> (RFC 9112 §3.2.4), which Kestrel hands on with an empty path.</summary>
+    private static bool IsAsteriskForm(HttpContext context) =>
+        context.Features.Get<IHttpRequestFeature>()?.RawTarget == "*";
 
     private static bool IsSingleChunked(string? value) =>
         value is not null && value.AsSpan().Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase);

@@ -16,6 +16,7 @@ internal static class WellKnownHeaders
     public const string ForwardedHost = "X-Forwarded-Host";
     public const string ForwardedPrefix = "X-Forwarded-Prefix";
     public const string Forwarded = "Forwarded";
+    public const string RealIp = "X-Real-IP";
     public const string ContentLength = "Content-Length";
 }
 

@@ -22,7 +22,15 @@ internal static class LoggingExtensions
         // YARP's own messages (its forwarder logs each request at Information) follow the switch down to Debug
         // and below, where an operator asked for per-request detail, and stay at Warning above it.
         var yarpSwitch = new LoggingLevelSwitch(YarpLevel(options.Level));
-        levelSwitch.MinimumLevelChanged += (_, changed) => yarpSwitch.MinimumLevel = YarpLevel(changed.NewLevel);
+        // YARP warns twice, in the same words, for each request of a cluster with no available destination: once in its
+        // load-balancing middleware and again in its forwarder middleware, which answers the 503. The forwarder's stays;
+        // the load balancer's shows at Debug and below only.
+        var yarpRepeatSwitch = new LoggingLevelSwitch(YarpRepeatLevel(options.Level));
+        levelSwitch.MinimumLevelChanged += (_, changed) =>
+        {
+            yarpSwitch.MinimumLevel = YarpLevel(changed.NewLevel);
+            yarpRepeatSwitch.MinimumLevel = YarpRepeatLevel(changed.NewLevel);
+        };
         // Framework sources log at Warning and above, or above the configured level when that is higher.
         var framework = (LogEventLevel)Math.Max((int)LogEventLevel.Warning, (int)options.Level);
         builder.Services.AddSingleton(levelSwitch);
@@ -35,6 +43,7 @@ internal static class LoggingExtensions
             .MinimumLevel.Override("Microsoft", framework)
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", options.Level)
             .MinimumLevel.Override("Yarp", yarpSwitch)
+            .MinimumLevel.Override(YarpLoadBalancingCategory, yarpRepeatSwitch)
             // Keys are never used (no cookies, no antiforgery); its "no XML encryptor" warning is noise.
             .MinimumLevel.Override("Microsoft.AspNetCore.DataProtection", (LogEventLevel)Math.Max((int)LogEventLevel.Error, (int)options.Level))
             // ASP.NET Core starts an Activity and a log scope for every request whenever this category is enabled at
@@ -52,6 +61,13 @@ internal static class LoggingExtensions
                 TimeProvider.System)));
         return builder;
     }
+
+    /// <summary>The category of YARP's load-balancing middleware, whose one warning the forwarder's repeats.</summary>
+    internal const string YarpLoadBalancingCategory = "Yarp.ReverseProxy.LoadBalancing.LoadBalancingMiddleware";
+
+    /// <summary>The load-balancing middleware's minimum level for LbProxy's: the same at Debug and below, else Error or above.</summary>
+    internal static LogEventLevel YarpRepeatLevel(LogEventLevel level) =>
+        level <= LogEventLevel.Debug ? level : (LogEventLevel)Math.Max((int)LogEventLevel.Error, (int)level);
 
     /// <summary>YARP's minimum level for LbProxy's: the same at Debug and below, else Warning or above.</summary>
     internal static LogEventLevel YarpLevel(LogEventLevel level) =>

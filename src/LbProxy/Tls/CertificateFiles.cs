@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using LbProxy.Configuration;
 
 namespace LbProxy.Tls;
 
@@ -33,13 +34,17 @@ internal sealed class CertificateFiles
 
     private string? ReadError { get; }
 
+    /// <summary>The largest certificate or key file read: a chain of PEM certificates is a few KiB.</summary>
+    public const long MaxBytes = 1024 * 1024;
+
+    /// <summary>Only regular files, of at most <see cref="MaxBytes"/>, read within a time bound (<see cref="BoundedFile"/>).</summary>
     public static CertificateFiles Read(CertificateReference reference)
     {
         byte[]? certificate = null;
         byte[]? key = null;
         try
         {
-            certificate = File.ReadAllBytes(reference.Path);
+            certificate = BoundedFile.Read(reference.Path, MaxBytes);
             key = reference.KeyPath is null ? null : ReadKey(reference.KeyPath);
             return new CertificateFiles(reference, certificate, key, null);
         }
@@ -120,7 +125,7 @@ internal sealed class CertificateFiles
         return intermediates;
     }
 
-    private static byte[] ReadKey(string path) => File.ReadAllBytes(path);
+    private static byte[] ReadKey(string path) => BoundedFile.Read(path, MaxBytes);
 
     private X509Certificate2 Load()
     {

@@ -36,6 +36,9 @@ internal sealed class TlsCertificateStage : ConfigurationProvider, IConfiguratio
 
     public TlsCertificateStage(string? directory) => _configuredDirectory = string.IsNullOrWhiteSpace(directory) ? null : directory;
 
+    /// <summary>LbProxy:Tls:StagingDirectory as read at start; null for a new temporary directory.</summary>
+    public string? ConfiguredDirectory => _configuredDirectory;
+
     public IReadOnlyCollection<ServedCertificate> Served => [.. _served.Values];
 
     public long Applied => Interlocked.Read(ref _applied);
@@ -157,17 +160,32 @@ internal sealed class TlsCertificateStage : ConfigurationProvider, IConfiguratio
             return _directory;
         }
 
-        if (_configuredDirectory is not null)
+        try
         {
-            Directory.CreateDirectory(_configuredDirectory);
-            _directory = _configuredDirectory;
+            if (_configuredDirectory is not null)
+            {
+                Directory.CreateDirectory(_configuredDirectory);
+                _directory = _configuredDirectory;
+            }
+            else
+            {
+                // Created 0700: the copies include private keys.
+                _directory = Directory.CreateTempSubdirectory("lbproxy-tls-").FullName;
+                _ownsDirectory = true;
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteDirectory();
+            }
         }
-        else
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Created 0700: the copies include private keys.
-            _directory = Directory.CreateTempSubdirectory("lbproxy-tls-").FullName;
-            _ownsDirectory = true;
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteDirectory();
+            // An IOException: the start reports it as one line ("cannot start: ..."), naming the directory.
+            throw new IOException(TlsCertificateCheck.StagingProblem(_configuredDirectory ?? Path.GetTempPath(), e), e);
+        }
+
+        // A configured directory that exists may still be read-only (docker run --read-only).
+        if (TlsCertificateCheck.UnwritableStaging(_directory) is { } problem)
+        {
+            _directory = null;
+            throw new IOException(problem);
         }
 
         return _directory;

@@ -25,6 +25,12 @@ internal sealed partial class TlsCertificateWatcher(
     /// <summary>Serves the good pairs of the config read at start, before Kestrel reads its endpoints.</summary>
     public static void StageInitial(TlsCertificateStage stage, IConfiguration operatorView, string contentRoot, DateTimeOffset now)
     {
+        if (TlsCertificateCheck.UnwritableStaging(stage.ConfiguredDirectory) is not null)
+        {
+            // Nothing can be staged: TlsCertificateCheck refuses the config, with its place, in validate and at start.
+            return;
+        }
+
         foreach (var reference in CertificateReference.Read(operatorView, contentRoot))
         {
             var files = CertificateFiles.Read(reference);

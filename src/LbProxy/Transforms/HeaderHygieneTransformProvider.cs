@@ -19,7 +19,7 @@ namespace LbProxy.Transforms;
 internal sealed class HeaderHygieneTransformProvider(TrustedProxies trusted) : ITransformProvider
 {
     /// <summary>Other forwarding headers origins may believe; from an untrusted client they are dropped.</summary>
-    private static readonly string[] UntrustedForwardingHeaders = ["X-Forwarded-Port", "X-Forwarded-Server", "X-Real-IP"];
+    private static readonly string[] UntrustedForwardingHeaders = ["X-Forwarded-Port", "X-Forwarded-Server", WellKnownHeaders.RealIp];
 
     /// <summary>
     /// Headers that describe the body end to end (HttpClient's content headers): a <c>Connection</c> header naming one

@@ -87,7 +87,8 @@ public sealed class AccessLogWriterTests
         Options.Create(new AccessLogOptions { BufferSize = bufferSize }),
         output,
         counters,
-        TimeProvider.System);
+        TimeProvider.System,
+        Microsoft.Extensions.Logging.Abstractions.NullLogger<AccessLogWriter>.Instance);
 
     private sealed class CountingOutput : AccessLogOutput
     {

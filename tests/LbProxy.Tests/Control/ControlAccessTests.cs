@@ -1,7 +1,7 @@
 using System.Net;
 using LbProxy.Control;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
+using LbProxy.Tests.Infrastructure;
 
 namespace LbProxy.Tests.Control;
 
@@ -22,7 +22,7 @@ public sealed class ControlAccessTests
     [InlineData(null, false)]
     public void IsAllowed_TokenConfigured_OnlyTheExactBearerToken(string? authorization, bool expected)
     {
-        var access = new ControlAccess(Options.Create(new ControlOptions { Token = Token }));
+        var access = new ControlAccess(TestOptions.Monitor<ControlOptions>(static o => o.Token = Token));
         var context = Request(IPAddress.Loopback, authorization);
 
         Assert.Equal(expected, access.IsAllowed(context));
@@ -31,7 +31,7 @@ public sealed class ControlAccessTests
     [Fact]
     public void IsAllowed_TokenConfigured_TwoAuthorizationHeadersAreRefused()
     {
-        var access = new ControlAccess(Options.Create(new ControlOptions { Token = Token }));
+        var access = new ControlAccess(TestOptions.Monitor<ControlOptions>(static o => o.Token = Token));
         var context = Request(IPAddress.Loopback, null);
         context.Request.Headers.Authorization = new(["Bearer wrong", "Bearer " + Token]);
 
@@ -41,7 +41,7 @@ public sealed class ControlAccessTests
     [Fact]
     public void IsAllowed_TokenConfigured_HugeHeaderIsRefused()
     {
-        var access = new ControlAccess(Options.Create(new ControlOptions { Token = Token }));
+        var access = new ControlAccess(TestOptions.Monitor<ControlOptions>(static o => o.Token = Token));
 
         Assert.False(access.IsAllowed(Request(IPAddress.Loopback, "Bearer " + new string('x', 100_000))));
     }
@@ -56,7 +56,7 @@ public sealed class ControlAccessTests
     [InlineData("2001:db8::1", false)]
     public void IsAllowed_NoTokenConfigured_LoopbackClientsOnly(string address, bool expected)
     {
-        var access = new ControlAccess(Options.Create(new ControlOptions()));
+        var access = new ControlAccess(TestOptions.Monitor<ControlOptions>());
 
         Assert.Equal(expected, access.IsAllowed(Request(IPAddress.Parse(address), "Bearer anything")));
     }
@@ -64,9 +64,34 @@ public sealed class ControlAccessTests
     [Fact]
     public void IsAllowed_NoTokenConfiguredNoAddress_IsRefused()
     {
-        var access = new ControlAccess(Options.Create(new ControlOptions()));
+        var access = new ControlAccess(TestOptions.Monitor<ControlOptions>());
 
         Assert.False(access.IsAllowed(new DefaultHttpContext()));
+    }
+
+    [Theory]
+    [InlineData("X-Forwarded-For", "203.0.113.7")]
+    [InlineData("X-Forwarded-For", "127.0.0.1")]
+    [InlineData("x-forwarded-for", "")]
+    [InlineData("Forwarded", "for=203.0.113.7")]
+    [InlineData("X-Real-IP", "203.0.113.7")]
+    public void IsAllowed_NoTokenConfigured_LoopbackPeerThatForwardsForAnotherClient_IsRefused(string header, string value)
+    {
+        var access = new ControlAccess(TestOptions.Monitor<ControlOptions>());
+        var context = Request(IPAddress.Loopback, null);
+        context.Request.Headers[header] = value;
+
+        Assert.False(access.IsAllowed(context));
+    }
+
+    [Fact]
+    public void IsAllowed_TokenConfigured_ForwardedRequestWithTheTokenIsAllowed()
+    {
+        var access = new ControlAccess(TestOptions.Monitor<ControlOptions>(static o => o.Token = Token));
+        var context = Request(IPAddress.Parse("10.0.0.1"), "Bearer " + Token);
+        context.Request.Headers["X-Forwarded-For"] = "203.0.113.7";
+
+        Assert.True(access.IsAllowed(context));
     }
 
     private static DefaultHttpContext Request(IPAddress remote, string? authorization)

@@ -24,6 +24,21 @@ public sealed class DocsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void EveryDotnetRunOfTheProject_IsTheReleaseBuild()
+    {
+        // Without -c Release, `dotnet run` builds Debug beside the Release build the README starts with: minutes.
+        var pages = Directory.EnumerateFiles(Path.Combine(RepositoryRoot.Path, "docs"), "*.md").Append(Path.Combine(RepositoryRoot.Path, "README.md"));
+        var runs = pages.SelectMany(static page => File.ReadLines(page)
+                .Where(static line => line.Contains("dotnet run", StringComparison.Ordinal) && line.Contains("--project", StringComparison.Ordinal))
+                .Select(line => (Page: Path.GetFileName(page), Line: line)))
+            .ToList();
+
+        Assert.Contains(runs, static r => r.Line.Contains("-- validate", StringComparison.Ordinal));
+        Assert.Contains(runs, static r => r.Line.Contains("-- origin", StringComparison.Ordinal));
+        Assert.All(runs, static r => Assert.True(r.Line.Contains("dotnet run -c Release --project", StringComparison.Ordinal), $"{r.Page}: {r.Line}"));
+    }
+
+    [Fact]
     public void Readme_IsAnEntranceOfAtMost300LinesThatLeadsToEveryPage()
     {
         var readme = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "README.md"));

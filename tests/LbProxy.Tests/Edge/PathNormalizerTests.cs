@@ -42,6 +42,14 @@ public sealed class PathNormalizerTests
         { "/_lb;v=1/status", "/_lb/status" },
         { "/_lb/status;jsessionid=1", "/_lb/status" },
         { "/_lb/../_lb/status", "/_lb/status" },
+        // What Windows and IIS fold into /_lb/status: trailing dots, spaces and tabs of a segment.
+        { "/_lb./status", "/_lb/status" },
+        { "/_lb%2e/status", "/_lb/status" },
+        { "/_lb%20/status", "/_lb/status" },
+        { "/_lb%09/status", "/_lb/status" },
+        { "/_lb . /status", "/_lb/status" },
+        { "/_lb/status.", "/_lb/status" },
+        { "/_lb.../status", "/_lb/status" },
     };
 
     /// <summary>Paths that look like control paths but are not: they must be forwarded and logged.</summary>

@@ -43,6 +43,44 @@ public sealed class RequestGuardMiddlewareTests
     };
 
     [Theory]
+    [InlineData("HTTP/2", "Transfer-Encoding: chunked", "connection-specific header in an HTTP/2 or HTTP/3 request")]
+    [InlineData("HTTP/2", "Upgrade: websocket", "connection-specific header in an HTTP/2 or HTTP/3 request")]
+    [InlineData("HTTP/2", "Keep-Alive: timeout=5", "connection-specific header in an HTTP/2 or HTTP/3 request")]
+    [InlineData("HTTP/2", "Connection: close", "connection-specific header in an HTTP/2 or HTTP/3 request")]
+    [InlineData("HTTP/2", "Proxy-Connection: keep-alive", "connection-specific header in an HTTP/2 or HTTP/3 request")]
+    [InlineData("HTTP/2", "TE: gzip", "connection-specific header in an HTTP/2 or HTTP/3 request")]
+    [InlineData("HTTP/3", "Transfer-Encoding: chunked", "connection-specific header in an HTTP/2 or HTTP/3 request")]
+    [InlineData("HTTP/1.0", "Transfer-Encoding: chunked", "Transfer-Encoding in an HTTP/1.0 request")]
+    [InlineData("HTTP/1.1", "Content-Length: +5", "invalid Content-Length")]
+    [InlineData("HTTP/1.1", "Content-Length: 5.0", "invalid Content-Length")]
+    public async Task Invoke_ByProtocol_MalformedFramingIsRefused(string protocol, string headers, string reason)
+    {
+        var context = Request("POST", headers);
+        context.Request.Protocol = protocol;
+
+        await new RequestGuardMiddleware(Next).Invoke(context);
+
+        Assert.False(_nextCalled, "the request went past the guard");
+        Assert.Equal(400, context.Response.StatusCode);
+        Assert.Equal(reason + "\n", Body(context));
+    }
+
+    [Theory]
+    [InlineData("HTTP/2", "TE: trailers")]
+    [InlineData("HTTP/2", "Content-Length: 4")]
+    [InlineData("HTTP/1.1", "Upgrade: websocket")]
+    [InlineData("HTTP/1.0", "Content-Length: 4")]
+    public async Task Invoke_ByProtocol_WellFormedGoesOn(string protocol, string headers)
+    {
+        var context = Request("POST", headers);
+        context.Request.Protocol = protocol;
+
+        await new RequestGuardMiddleware(Next).Invoke(context);
+
+        Assert.True(_nextCalled);
+    }
+
+    [Theory]
     [MemberData(nameof(Refused))]
     public async Task Invoke_AmbiguousFramingOrUnforwardableMethod_IsRefusedWithoutGoingFurther(
         string method, string headers, int status, string reason)

@@ -131,6 +131,76 @@ public sealed class ConfigReloadTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task BadEditThenTheServedContentRestored_IsSuccessAgain_StatusMetricAndSighup(bool watch)
+    {
+        // With Watch off only SIGHUP reads the file; its handler calls ReloadAsync(forced: true).
+        await using var proxy = await StartAsync(Good(0, "v1"), "--LbProxy:Config:Watch", watch ? "true" : "false");
+        var reloader = proxy.Services.GetRequiredService<ConfigReloader>();
+
+        await File.WriteAllTextAsync(_path, Bad("invalid-json"));
+        if (!watch)
+        {
+            await reloader.ReloadAsync(forced: true);
+        }
+
+        var refused = await WaitForAsync(proxy, s => s.ReloadsRejected == 1);
+        Assert.False(refused.LastReloadSucceeded);
+        Assert.Equal(0, (await MetricsScrape.TakeAsync(proxy.Client)).Single("lbproxy_config_last_reload_success"));
+
+        // The exact content being served, back on disk.
+        await File.WriteAllTextAsync(_path, Good(0, "v1"));
+        if (!watch)
+        {
+            await reloader.ReloadAsync(forced: true);
+        }
+
+        var reverted = await WaitForAsync(proxy, s => s.LastReloadSucceeded);
+        Assert.Equal(1, reverted.Generation);
+        Assert.Equal(1, reverted.ReloadsRejected);
+        Assert.Equal(0, reverted.ReloadsApplied);
+        Assert.Equal(1, (await MetricsScrape.TakeAsync(proxy.Client)).Single("lbproxy_config_last_reload_success"));
+        using var status = System.Text.Json.JsonDocument.Parse(await proxy.Client.GetStringAsync("/_lb/status"));
+        Assert.True(status.RootElement.GetProperty("config").GetProperty("lastReloadSucceeded").GetBoolean());
+        Assert.Equal("origin-0", await OriginOfAsync(proxy));
+    }
+
+    [Theory]
+    [InlineData("fifo", "is a FIFO, not a regular file")]
+    [InlineData("dev-zero", "is a character device, not a regular file")]
+    public async Task SpecialFileAtThePath_IsRefusedAtOnceAndShown_LaterEditsAndSighupStillApply(string kind, string expectedError)
+    {
+        await using var proxy = await StartAsync(Good(0, "v1"));
+        await using var traffic = await TrafficLoop.StartAsync(proxy.Client);
+
+        File.Delete(_path);
+        if (kind == "fifo")
+        {
+            await RunAsync("mkfifo", _path);
+        }
+        else
+        {
+            File.CreateSymbolicLink(_path, "/dev/zero");
+        }
+
+        var refused = await WaitForAsync(proxy, s => s.ReloadsRejected >= 1 && s.LastError!.Contains(expectedError, StringComparison.Ordinal));
+        Assert.False(refused.LastReloadSucceeded);
+        Assert.Equal(1, refused.Generation);
+        // SIGHUP's reload, with the special file still there: answered, not blocked.
+        var forced = await proxy.Services.GetRequiredService<ConfigReloader>().ReloadAsync(forced: true).WaitAsync(Bound);
+        Assert.Contains(expectedError, forced.LastError);
+        Assert.Equal("origin-0", await OriginOfAsync(proxy));
+
+        File.Delete(_path);
+        await File.WriteAllTextAsync(_path, Good(1, "v2"));
+        var applied = await WaitForAsync(proxy, s => s.Generation == 2);
+        Assert.True(applied.LastReloadSucceeded);
+        Assert.Equal("origin-1", await OriginOfAsync(proxy));
+        await AssertNoFailedRequestAsync(traffic);
+    }
+
+    [Theory]
     [InlineData("invalid-json", "invalid JSON")]
     [InlineData("empty", "the config file is empty")]
     [InlineData("unknown-cluster", "names unknown cluster 'nope'")]

@@ -32,6 +32,12 @@ public sealed class ControlPlaneTests
         "/_lb",
         "/_lb/",
         "/_LB/../_lb/whatever",
+        "/_lb./status",
+        "/_lb%2e/status",
+        "/_lb%2E/status",
+        "/_lb%20/status",
+        "/_lb%09/status",
+        "/_lb..%20/status",
     ];
 
     [Theory]
@@ -132,6 +138,38 @@ public sealed class ControlPlaneTests
         Assert.Equal(HttpStatusCode.OK, status.StatusCode);
         Assert.Equal(HttpStatusCode.OK, runtime.StatusCode);
         Assert.Equal(HttpStatusCode.OK, level.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TokenEndpoints_NoTokenConfigured_ThroughASameHostFrontProxy_AreRefused(bool frontIsTrusted)
+    {
+        // The back proxy's control prefix is /_ctl, so that the front one (a real LbProxy, whose own prefix is /_lb)
+        // forwards it like any path, from 127.0.0.1 and with X-Forwarded-For, as nginx on the same host does.
+        await using var origins = await TestOrigins.StartAsync(1);
+        string[] trust = frontIsTrusted ? ["--LbProxy:Headers:TrustedProxies:0", "127.0.0.1"] : [];
+        await using var back = await TestProxy.StartAsync(TestConfig.CatchAll(origins.All), ["--LbProxy:Control:Prefix", "/_ctl", .. trust]);
+        await using var front = await TestProxy.StartAsync(new TestConfig()
+            .Route("everything", "back", "/{**path}")
+            .Cluster("back", [("back", back.Address)])
+            .ToJson());
+
+        using var direct = await back.Client.GetAsync("/_ctl/status");
+        using var status = await front.Client.GetAsync("/_ctl/status");
+        using var runtime = await front.Client.GetAsync("/_ctl/runtime");
+        using var level = await front.Client.PutAsync("/_ctl/loglevel?level=Verbose", content: null);
+        using var page = await front.Client.GetAsync("/_ctl/ui?token=x");
+        using var healthz = await front.Client.GetAsync("/_ctl/healthz");
+
+        Assert.Equal(HttpStatusCode.OK, direct.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, status.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, runtime.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, level.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, page.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, healthz.StatusCode);
+        Assert.Equal(Serilog.Events.LogEventLevel.Warning, back.Services.GetRequiredService<Serilog.Core.LoggingLevelSwitch>().MinimumLevel);
+        Assert.Equal(0, origins[0].RequestCount);
     }
 
     [Fact]

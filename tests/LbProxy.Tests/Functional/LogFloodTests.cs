@@ -45,9 +45,40 @@ public sealed class LogFloodTests : IDisposable
         // A stack trace line starts with "   at ": none, whatever the level.
         Assert.DoesNotContain(lines, static l => l.StartsWith("   at ", StringComparison.Ordinal));
         // Each message at most 10 times (the default limit): the forwarder's failure, the passive health check's
-        // verdict, and YARP's two "no available destinations" once the destination is out.
-        Assert.True(lines.Count <= 31, $"{lines.Count} lines for {Requests} failed requests:\n{report}");
+        // verdict, and YARP's "no available destinations" once the destination is out (one line, not two).
+        Assert.True(lines.Count <= 21, $"{lines.Count} lines for {Requests} failed requests:\n{report}");
         Assert.Contains(lines, static l => l.Contains("(HttpRequestException: Received an invalid status line: 'NOT-HTTP garbage'.)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task DeadCluster_Each503_OneWarningNotTwoIdenticalOnes()
+    {
+        var config = Path.Combine(_directory.FullName, "dead.json");
+        File.WriteAllText(config, new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", [("dead", new Uri($"http://127.0.0.1:{LoopbackPorts.Unused()}/"))])
+            .ToJson());
+        await using var proxy = await ProxyProcess.StartListeningAsync(_directory.FullName, null, Bound,
+            ["--config", config, "--urls", "http://127.0.0.1:0", "--LbProxy:Control:ShutdownGrace", "00:00:00", "--LbProxy:AccessLog:Enabled", "false",
+             "--LbProxy:Logging:RepeatWindow", "00:01:00"]);
+        using var client = new HttpClient { BaseAddress = proxy.Address, Timeout = Bound };
+        // The first request finds the destination refusing and takes it out; the next ones find no destination.
+        using (await client.GetAsync("/images/first.jpg"))
+        {
+        }
+
+        var unavailable = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await client.GetAsync($"/images/{i}.jpg");
+            unavailable += response.StatusCode == HttpStatusCode.ServiceUnavailable ? 1 : 0;
+        }
+
+        Assert.Equal(5, unavailable);
+        await proxy.WaitForLineAsync(static l => l.Contains("ForwarderMiddleware: No available destinations", StringComparison.Ordinal), Bound);
+        var noDestination = proxy.StandardOutput.Where(static l => l.Contains("No available destinations", StringComparison.Ordinal)).ToList();
+        Assert.InRange(noDestination.Count, 1, 6);
+        Assert.All(noDestination, static l => Assert.Contains("ForwarderMiddleware", l, StringComparison.Ordinal));
     }
 
     public void Dispose() => _directory.Delete(recursive: true);

@@ -34,6 +34,9 @@ public sealed class MalformedRequestTests : IAsyncLifetime
         { "CONNECT", "CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n" },
         { "TRACE", "TRACE /images/a.jpg HTTP/1.1\r\nHost: x\r\n\r\n" },
         { "garbage", "\x01\x02\x03 nonsense\r\n\r\n" },
+        { "HTTP/1.0 with chunked", "POST /images/a.jpg HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" },
+        { "chunk size past 2^63", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFF\r\nx\r\n0\r\n\r\n" },
+        { "chunk size of 2^63", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n8000000000000000\r\nx\r\n0\r\n\r\n" },
     };
 
     public Task InitializeAsync() => _setup.StartAsync();
@@ -68,6 +71,26 @@ public sealed class MalformedRequestTests : IAsyncLifetime
 
         Assert.Equal(200, status);
         Assert.Equal(1, _setup.Origins[0].RequestCount);
+    }
+
+    [Fact]
+    public async Task OptionsAsterisk_IsAnsweredHere_NeverForwardedAsOptionsSlash()
+    {
+        var status = await SendRawAsync("OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.Equal(200, status);
+        Assert.Equal(0, _setup.Origins[0].RequestCount);
+    }
+
+    [Fact]
+    public async Task ChunkSizePast2To63_Is400WithoutAStackTrace()
+    {
+        var response = await RawHttp.SendAsync(_setup.Proxy.Address,
+            "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nFFFFFFFFFFFFFFFFF\r\nx\r\n0\r\n\r\n");
+
+        Assert.Equal(400, response.StatusCode);
+        Assert.DoesNotContain("   at ", response.Body, StringComparison.Ordinal);
+        Assert.Equal(0, _setup.Origins[0].RequestCount);
     }
 
     /// <summary>Sends raw bytes and reads the status code of the first response line.</summary>

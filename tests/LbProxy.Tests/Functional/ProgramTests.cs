@@ -135,6 +135,101 @@ public sealed class ProgramTests : IDisposable
         Assert.DoesNotContain("Unhandled exception", output);
     }
 
+    [Fact]
+    public async Task Validate_MalformedYarpValues_EachAtItsKey_OtherErrorsStillReported()
+    {
+        var path = Write("values.json", """
+            {
+              "ReverseProxy": {
+                "Routes": {
+                  "images": { "ClusterId": "nope", "Order": "first", "Match": { "Path": "/images/{**path}" } }
+                },
+                "Clusters": {
+                  "images": {
+                    "HttpRequest": { "ActivityTimeout": "soon" },
+                    "HealthCheck": { "Active": { "Enabled": "yes", "Interval": "10s" } },
+                    "Destinations": { "a": { "Address": "http://127.0.0.1:9/" } }
+                  }
+                }
+              },
+              "LbProxy": { "Forwarding": { "ConnectTimeout": "00:10:00" } }
+            }
+            """);
+
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, "validate", path);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("values.json:4:40: ReverseProxy:Routes:images:Order: 'first' is not a whole number", output);
+        Assert.Contains("values.json:4:19: ReverseProxy:Routes:images:ClusterId: route 'images' names unknown cluster 'nope'", output);
+        Assert.Contains("values.json:8:26: ReverseProxy:Clusters:images:HttpRequest:ActivityTimeout: 'soon' is not recognized as a valid TimeSpan", output);
+        Assert.Contains("values.json:9:38: ReverseProxy:Clusters:images:HealthCheck:Active:Enabled: 'yes' is neither true nor false", output);
+        Assert.Contains("values.json:9:56: ReverseProxy:Clusters:images:HealthCheck:Active:Interval: '10s' is not recognized as a valid TimeSpan", output);
+        Assert.Contains("values.json:14:32: LbProxy:Forwarding:ConnectTimeout: ", output);
+        Assert.Contains("6 error(s)", output);
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    [InlineData("help")]
+    [InlineData("--urls", "http://127.0.0.1:0", "--help")]
+    public async Task Help_PrintsUsageOnStdout_ExitsZero_StartsNothing(params string[] args)
+    {
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, args);
+
+        Assert.Equal(0, exitCode);
+        Assert.StartsWith("usage: LbProxy", output.TrimStart(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", output);
+    }
+
+    [Theory]
+    [InlineData("unknown option '--hepl'", "--hepl", "x")]
+    [InlineData("unknown option '--verbose'", "--urls", "http://127.0.0.1:0", "--verbose", "1")]
+    [InlineData("option '--config' needs a value", "--config")]
+    [InlineData("unexpected argument 'x.json'", "--config", "a.json", "x.json")]
+    [InlineData("unknown command 'serve'", "serve")]
+    [InlineData("validate needs the PATH of a config file", "validate")]
+    [InlineData("unknown option '--strict'", "validate", "yarp.json", "--strict", "1")]
+    public async Task UnknownOptionOrCommand_PrintsTheReasonAndUsage_ExitsTwo_StartsNothing(string reason, params string[] args)
+    {
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_directory.FullName, Bound, args);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"LbProxy: {reason}", output, StringComparison.Ordinal);
+        Assert.Contains("usage: LbProxy", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", output);
+    }
+
+    [Fact]
+    public async Task ConfigurationKeyOptions_AreStillTakenAsTheHostTakesThem()
+    {
+        var path = Write("good.json", """{ "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/{**p}" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } } }""");
+
+        await using var proxy = await ProxyProcess.StartListeningAsync(_directory.FullName, null, Bound,
+            ["--config=" + path, "--urls", "http://127.0.0.1:0", "--LbProxy:Control:Token", "t0ken"]);
+        using var client = new HttpClient { BaseAddress = proxy.Address };
+        using var status = await client.GetAsync("/_lb/status");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status.StatusCode);
+    }
+
+    [Fact]
+    public async Task Sighup_InheritedAsIgnored_UnderNohup_IsReArmedAndStillReloads()
+    {
+        var path = Write("nohup.json", """{ "ReverseProxy": { "Routes": { "r": { "ClusterId": "c", "Match": { "Path": "/{**p}" } } }, "Clusters": { "c": { "Destinations": { "d": { "Address": "http://127.0.0.1:9/" } } } } } }""");
+        // Watch off: only SIGHUP reads the file again.
+        await using var proxy = await ProxyProcess.StartCommandListeningAsync(_directory.FullName, null, Bound, "nohup",
+            ["dotnet", ProxyProcess.ProgramPath, "--config", path, "--urls", "http://127.0.0.1:0",
+             "--LbProxy:Config:Watch", "false", "--LbProxy:Logging:Level", "Information"]);
+        Assert.True(await proxy.WaitForLineAsync(static l => l.Contains("SIGHUP was inherited as ignored", StringComparison.Ordinal), Bound) >= 0, proxy.Output);
+
+        await File.WriteAllTextAsync(path, (await File.ReadAllTextAsync(path)).Replace("127.0.0.1:9/", "127.0.0.1:10/", StringComparison.Ordinal));
+        proxy.Signal(ProxyProcess.SigHup);
+
+        Assert.True(await proxy.WaitForLineAsync(static l => l.Contains("Config generation 2 applied", StringComparison.Ordinal), Bound) >= 0, proxy.Output);
+        Assert.False(proxy.HasExited);
+    }
+
     public void Dispose() => _directory.Delete(recursive: true);
 
     private string Write(string name, string content)

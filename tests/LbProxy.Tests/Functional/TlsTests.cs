@@ -146,6 +146,29 @@ public sealed class TlsTests : IAsyncLifetime, IDisposable
         Assert.Contains("5 error(s)", startOutput);
     }
 
+    [RequiresMountFact]
+    public async Task ValidateAndStart_ReadOnlyStagingDirectory_ExitOneNamingIt()
+    {
+        using var readOnly = SmallFileSystem.Mount(64);
+        readOnly.MakeReadOnly();
+        await _setup.Layout.AddAsync("good.test");
+        var config = JsonNode.Parse(await File.ReadAllTextAsync(await WriteConfigAsync("good.test")))!.AsObject();
+        config["LbProxy"] = new JsonObject { ["Tls"] = new JsonObject { ["StagingDirectory"] = readOnly.Path } };
+        var path = Path.Combine(_setup.Layout.Directory.FullName, "yarp.json");
+        await File.WriteAllTextAsync(path, config.ToJsonString());
+
+        var (exitCode, output) = await ProxyProcess.RunToExitAsync(_setup.Layout.Directory.FullName, Bound, "validate", path);
+        var (startExit, startOutput) = await ProxyProcess.RunToExitAsync(_setup.Layout.Directory.FullName, Bound, "--config", path);
+
+        var expected = $"HTTPS needs a writable directory for the validated certificate copies Kestrel serves: '{readOnly.Path}' is not writable (";
+        Assert.Equal(1, exitCode);
+        Assert.Contains("LbProxy:Tls:StagingDirectory: " + expected, output, StringComparison.Ordinal);
+        Assert.Contains("Read-only file system", output, StringComparison.Ordinal);
+        Assert.Equal(1, startExit);
+        Assert.Contains("LbProxy:Tls:StagingDirectory: " + expected, startOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", startOutput, StringComparison.Ordinal);
+    }
+
     private async Task<string> WriteConfigAsync(params string[] names)
     {
         var config = JsonNode.Parse(TestConfig.CatchAll(_setup.Origins.All))!.AsObject();

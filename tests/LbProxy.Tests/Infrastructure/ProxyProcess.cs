@@ -10,6 +10,7 @@ namespace LbProxy.Tests.Infrastructure;
 /// </summary>
 internal sealed partial class ProxyProcess : IAsyncDisposable
 {
+    public const int SigHup = 1;
     public const int SigTerm = 15;
     public const int SigUsr1 = 10;
     public const int SigUsr2 = 12;
