@@ -711,6 +711,10 @@ def report(args, meta, rows, extra):
                       "| client | sent | 200 share | 429 share | no Retry-After | other |", "|---|---|---|---|---|---|"]
             for c, v in rl.items():
                 lines.append(f"| {c} | {v['sent']} | {v['ok_share']:.3f} | {v['limited_share']:.3f} | {v['retry_after_missing']} | {v['other']} |")
+    verdicts = targets_met(args, rows, extra)
+    if verdicts:
+        lines += ["", "Read against the issue's targets (this run):", "", "| target | figure | met |", "|---|---|---|"]
+        lines += [f"| {what} | {figure} | {'yes' if met else ('—' if met is None else '**no**')} |" for what, figure, met in verdicts]
     if meta["warnings"]:
         lines += ["", "Warnings:", ""] + [f"- {w}" for w in meta["warnings"]]
     text = "\n".join(lines) + "\n"
@@ -720,6 +724,54 @@ def report(args, meta, rows, extra):
         json.dump({"meta": meta, "rows": rows, "extra": extra}, fh, indent=2)
     chart(args, rows)
     return text
+
+
+def targets_met(args, rows, extra):
+    """(what, figure, met: True/False/None when not measured) for each target of the issue this run can read."""
+    f, cap, out = B.fmt, capacity(args), []
+    by = {(r["target"], r["mode"], r["load"]): r for r in rows}
+    lb = [r for r in rows if r["target"] in LBPROXY]
+    if lb:
+        worst = max(max(x or 0 for x in r["origin_max_in_flight"]) for r in lb)
+        out.append((f"origin never above MaxPerDestination ({args.workers}), LbProxy targets, every step",
+                    f"highest at an origin: {worst}", worst <= args.workers))
+    for mode in args.modes:
+        r, h = by.get(("lbproxy-limits", mode, 3.0)), by.get(("haproxy", mode, 3.0))
+        if r:
+            u = extra["unloaded"].get("lbproxy-limits") or {}
+            bound = args.queue_timeout * 1000 + 2 * (u.get("p99_ms") or 0)
+            out.append((f"3x {mode}: goodput ≥ 0.95x capacity and ≥ HAProxy's", f"{r['goodput']:.1f}/s = {r['goodput'] / cap:.2f}x; "
+                        f"HAProxy {f(h and h['goodput'], '.1f')}/s", r["goodput"] >= 0.95 * cap and (h is None or r["goodput"] >= h["goodput"])))
+            out.append((f"3x {mode}: p99 of 2xx ≤ QueueTimeout + 2x unloaded p99", f"{f(r['p99_ms'], '.0f')} ms ≤ {bound:.0f} ms",
+                        r["p99_ms"] is not None and r["p99_ms"] <= bound))
+            out.append((f"3x {mode}: every shed answer has Retry-After", f"{r['retry_after_missing']} of {r['n503'] + r['n429']} without",
+                        r["retry_after_missing"] == 0))
+            out.append((f"3x {mode}: queue_full refusal p99 < 10 ms", f"{f(r['fast_503_p99_ms'], '.1f')} ms over {r['fast_503']}",
+                        None if not r["fast_503"] else r["fast_503_p99_ms"] < 10))
+            out.append((f"3x {mode}: /_lb/healthz and /metrics p99 < 50 ms", f"{f(r.get('healthz_p99_ms'), '.1f')} and {f(r.get('metrics_p99_ms'), '.1f')} ms",
+                        None if r.get("healthz_p99_ms") is None else max(r["healthz_p99_ms"], r["metrics_p99_ms"]) < 50))
+        d = by.get(("lbproxy-degrade", mode, 3.0))
+        if d:
+            total = d["requests"] + d["unsent"] + d["timeouts"] + d["errors"]
+            good = d["ok"] - d["class_not_accepted"]
+            out.append((f"3x {mode}, degraded formats: ≥ 99.5% answered 200 in an accepted class, none shed",
+                        f"{good / max(total, 1):.2%} of {total}; shed {d['n503'] + d['n429']}",
+                        good / max(total, 1) >= 0.995 and d["n503"] + d["n429"] == 0))
+    a = extra.get("adaptive")
+    if a:
+        out.append(("adaptive: the limit falls within 10 s of the slow-down", f"{f(a['limit_fell_after_s'], '.1f')} s",
+                    None if a["limit_before"] is None else (a["limit_fell_after_s"] is not None and a["limit_fell_after_s"] <= 10)))
+        out.append(("adaptive: served p99 within 2x of the unloaded p99 within 30 s",
+                    f"{f(a['back_within_2x_unloaded_after_s'], '.1f')} s (full-speed unloaded), "
+                    f"{f(a['back_within_2x_unloaded_slow_after_s'], '.1f')} s (quarter-speed unloaded)",
+                    None if a["limit_before"] is None else
+                    (a["back_within_2x_unloaded_slow_after_s"] is not None and a["back_within_2x_unloaded_slow_after_s"] <= 30)))
+    rl = extra.get("rate_limit")
+    if rl and "not_run" not in rl:
+        out.append(("rate limit: the client at 20x gets 429s, the one under its rate 100% 200s",
+                    f"heavy 429 share {rl['heavy']['limited_share']:.3f}; light 200 share {rl['light']['ok_share']:.3f}",
+                    rl["heavy"]["limited_share"] > 0 and rl["light"]["ok_share"] == 1.0))
+    return out
 
 
 def fmt_dict(d):
