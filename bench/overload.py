@@ -1,7 +1,7 @@
 """`python3 bench/bench.py overload`: origin protection under overload, LbProxy beside HAProxy, nginx and bare YARP.
 
     python3 bench/bench.py overload             # every target, loads 1x 2x 3x 5x, closed and open loop (about 25 min)
-    python3 bench/bench.py overload --quick     # loads 1x and 3x, 3 s steps (a few minutes: a check, not a figure)
+    python3 bench/bench.py overload --quick     # 3x only, 3 s steps (about 3 minutes: a check, not a figure)
     python3 bench/bench.py overload --dry-run   # the plan; starts nothing
 
 Two converter origins (`LbProxy origin --workers W --service-ms avif=40,webp=12,original=3`: W workers, a service
@@ -41,7 +41,7 @@ RATE_POLICY = "perclient"
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="bench.py overload", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="loads 1x and 3x, 3 s steps, short extra runs")
+    ap.add_argument("--quick", action="store_true", help="load 3x only, 3 s steps, short extra runs")
     ap.add_argument("--targets", default=",".join(ALL_TARGETS), help="comma-separated subset of " + ",".join(ALL_TARGETS))
     ap.add_argument("--loads", default="1,2,3,5", help="offered load as multiples of the origins' capacity")
     ap.add_argument("--modes", default="closed,open", help="closed, open or both")
@@ -70,9 +70,9 @@ def parse_args(argv):
     ap.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     args = ap.parse_args(argv)
     if args.quick:
-        args.loads = "1,3" if args.loads == "1,2,3,5" else args.loads
-        args.duration, args.warmup, args.timeout = 3, 3, 5
-        args.adaptive_duration, args.rate_duration = 24, 5
+        args.loads = "3" if args.loads == "1,2,3,5" else args.loads
+        args.duration, args.warmup, args.timeout = 3, 2, 5
+        args.adaptive_duration, args.rate_duration = 15, 4
     args.targets = [t for t in args.targets.split(",") if t]
     for t in args.targets:
         if t not in ALL_TARGETS:
