@@ -801,7 +801,7 @@ def chart(args, rows):
     plot2 = ", ".join(f"'{data}' using 1:{i + 2 + k} with linespoints title '{n}'" for i, n in enumerate(names))
     script = f"""set terminal pngcairo size 1100,480 noenhanced
 set output '{os.path.join(args.out, "chart-overload.png")}'
-set multiplot layout 1,2 title '{mode} loop, origins' capacity {cap:.0f} req/s'
+set multiplot layout 1,2 title '{mode} loop; capacity of the origins {cap:.0f} req/s'
 set title 'goodput (2xx/s) / capacity (higher is better)'
 set xlabel 'offered load (x capacity)'
 set yrange [0:*]
