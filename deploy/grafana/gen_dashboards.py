@@ -274,8 +274,9 @@ upstreams = dashboard(
                         (f'min by (cluster, destination) (lbproxy_admission_limit{s(US)})', "limit {{cluster}}/{{destination}}")]),
         panel("Queue length", "Requests of each cluster waiting for a slot now (at most Concurrency.MaxQueue).", "short",
               [(f'sum by (cluster) (lbproxy_admission_queue_length{s(US)})', "{{cluster}}")]),
-        panel("Queue wait p50 / p99", "Time admitted requests waited for a slot. Near Concurrency.QueueTimeout: requests are timing out of the queue too.",
-              "s", [(queue_wait("0.5"), "p50 {{cluster}}"), (queue_wait("0.99"), "p99 {{cluster}}")]),
+        panel("Queue wait p50 / p99", "Time requests that queued waited for a slot (0 while none queue). Near Concurrency.QueueTimeout: requests are timing out of the queue too.",
+              "s", [(f'{queue_wait("0.5")} or {ZERO_PER_CLUSTER}', "p50 {{cluster}}"),
+                    (f'{queue_wait("0.99")} or {ZERO_PER_CLUSTER}', "p99 {{cluster}}")]),
         panel("Shed requests by reason", "Requests answered by LbProxy instead of forwarded, per second: queue_full and queue_timeout "
               "(503 with Retry-After), client_gone (left while queued), rate_limited (429). 0 when none.",
               "reqps", [(f'sum by (cluster, reason) (rate(lbproxy_shed_requests_total{s(US)}[{RI}])) or {ZERO_PER_CLUSTER}',
