@@ -64,4 +64,7 @@ internal static class LogEvents
 
     // 11000-11999 Edge: HTTP/2 client connections closed by LbProxy.
     public const int StalledClientCut = 11101;
+
+    // 14000-14999 RateLimiting: requests refused by a rate limit policy, at Debug only.
+    public const int RateLimited = 14001;
 }

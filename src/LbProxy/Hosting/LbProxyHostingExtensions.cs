@@ -10,6 +10,7 @@ using LbProxy.Images;
 using LbProxy.LoadBalancing;
 using LbProxy.Logging;
 using LbProxy.Metrics;
+using LbProxy.RateLimiting;
 using LbProxy.Tls;
 using LbProxy.Transforms;
 
@@ -34,6 +35,7 @@ internal static class LbProxyHostingExtensions
         services.AddLbProxyControl();
         services.AddLbProxyAccessLog();
         services.AddLbProxyForwarding();
+        services.AddLbProxyRateLimiting();    // after AddReverseProxy (in Forwarding): it wraps YARP's config validator
         services.AddLbProxyImages();
         services.AddLbProxyTransforms();
         services.AddLbProxyLoadBalancing();
@@ -67,6 +69,7 @@ internal static class LbProxyHostingExtensions
             proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
             proxy.UseStalledClientCut();      // an HTTP/2 client that takes no response bytes loses its connection
             proxy.UseRequestDecisionLog();    // at Debug: route, cluster, destination, attempts, status, time
+            proxy.UseRateLimits();            // the route's RateLimiterPolicy: over the limit, 429 + Retry-After, never forwarded
             proxy.UseNoHealthyDestinationAnswer(); // 503 + Retry-After naming the cluster
             proxy.UseImageFormatNegotiation();  // Accept -> avif | webp | original, before balancing keys on it
             proxy.UseSafeRetries();           // each attempt runs the stages below again, on untried destinations
