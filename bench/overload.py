@@ -33,7 +33,7 @@ import bench as B
 
 CLASSES = ("avif", "webp", "original")
 ACCEPT = {"avif": "image/avif,image/webp,*/*", "webp": "image/webp,*/*", "original": "*/*"}
-ALL_TARGETS = ["lbproxy-limits", "lbproxy-adaptive", "lbproxy-degrade", "haproxy", "nginx", "bare-yarp"]
+ALL_TARGETS = ["direct", "lbproxy-limits", "lbproxy-adaptive", "lbproxy-degrade", "haproxy", "nginx", "bare-yarp"]
 LBPROXY = {"lbproxy-limits", "lbproxy-adaptive", "lbproxy-degrade"}
 RATE_POLICY = "perclient"
 
@@ -205,7 +205,10 @@ def plan_targets(args, build_dir, origins):
         port = args.base_port + 10 + i
         d = os.path.join(args.out, "work", name)
         p = {"port": port, "dir": d, "env": dict(os.environ), "write": {}, "ready": "/images/ready.jpg", "what": ""}
-        if name in LBPROXY or name == "lbproxy-ratelimit":
+        if name == "direct":
+            # No proxy: each origin gets half of every step from the client itself. The origins' own ceiling.
+            p["cmd"], p["port"], p["split"], p["what"] = None, origins[0], origins, "the client straight to the origins, half each"
+        elif name in LBPROXY or name == "lbproxy-ratelimit":
             meta = limits_metadata(args, adaptive=name == "lbproxy-adaptive", degrade=name == "lbproxy-degrade")
             if name == "lbproxy-ratelimit":
                 meta = {}
@@ -402,6 +405,8 @@ class Overload:
         return ports, procs
 
     def start_target(self, name, t):
+        if t["cmd"] is None:
+            return None
         os.makedirs(t["dir"], exist_ok=True)
         for path, text in t["write"].items():
             with open(path, "w") as f:
@@ -410,7 +415,27 @@ class Overload:
         B.wait_ready(p, t["port"], t["ready"], 60)
         return p
 
-    def client(self, port, streams, duration, name):
+    def client(self, port, streams, duration, name, split=None):
+        """Runs overload_client.py. split: ports to share each stream between (halves of its clients or rate, one
+        per port), merged back into one stream in the result."""
+        if split:
+            halves = []
+            for s in streams:
+                for i, p in enumerate(split):
+                    h = dict(s, name=f"{s['name']}#{i}", port=p, max_requests=s["max_requests"] // len(split) + 1)
+                    if "clients" in s:
+                        h["clients"] = max(1, s["clients"] // len(split))
+                    if "rate" in s:
+                        h["rate"] = s["rate"] / len(split)
+                    halves.append(h)
+            res = self.client(port, halves, duration, name)
+            merged = {}
+            for key, r in res["streams"].items():
+                m = merged.setdefault(key.split("#")[0], {"records": [], "unsent": 0, "timeouts": 0, "errors": 0})
+                m["records"] += r["records"]
+                for k in ("unsent", "timeouts", "errors"):
+                    m[k] += r[k]
+            return {"elapsed_s": res["elapsed_s"], "streams": merged}
         plan = {"port": port, "duration": duration, "timeout": self.args.timeout, "max_conns": self.args.max_conns,
                 "streams": streams}
         path = os.path.join(self.args.out, "work", f"plan-{name}.json")
@@ -439,16 +464,17 @@ class Overload:
         args = self.args
         settle_origins(origin_ports)
         before = scrape(t["port"]) if name in LBPROXY else {}
-        cpu_p, cpu_o = proc.cpu_seconds(), sum(o.cpu_seconds() for o in origin_procs)
+        cpu_p, cpu_o = proc.cpu_seconds() if proc else 0, sum(o.cpu_seconds() for o in origin_procs)
         prober = Prober(t["port"]) if probe else None
         if prober:
             prober.start()
         s = self.stream(mode, load)
-        res = self.client(t["port"], [s], args.duration, f"{name}-{mode}-{load:g}")["streams"]["main"]
+        res = self.client(t["port"], [s], args.duration, f"{name}-{mode}-{load:g}", t.get("split"))["streams"]["main"]
         if prober:
             prober.stop_event.set()
             prober.join(10)
-        proxy_cpu, origin_cpu = proc.cpu_seconds() - cpu_p, sum(o.cpu_seconds() for o in origin_procs) - cpu_o
+        proxy_cpu = proc.cpu_seconds() - cpu_p if proc else None
+        origin_cpu = sum(o.cpu_seconds() for o in origin_procs) - cpu_o
         after = scrape(t["port"]) if name in LBPROXY else {}
         stats = [origin_stats(p) for p in origin_ports]
         row = summarize_records(args, res, args.duration)
@@ -471,7 +497,7 @@ class Overload:
         settle_origins(origin_ports)
         duration = max(self.args.duration, 3)
         s = self.stream("closed", 0.5 / (2 * self.args.workers), duration=duration)
-        res = self.client(t["port"], [s], duration, f"{name}-unloaded")["streams"]["main"]
+        res = self.client(t["port"], [s], duration, f"{name}-unloaded", t.get("split"))["streams"]["main"]
         ok = [r[1] for r in res["records"] if 200 <= r[3] < 300]
         return {"p50_ms": pct(ok, 0.5), "p99_ms": pct(ok, 0.99), "n": len(ok)}
 
@@ -568,7 +594,8 @@ class Overload:
                             "this LbProxy build exports no lbproxy_admission_limit: it has no admission stage, so its "
                             "rows are LbProxy without limits (the Concurrency.* keys are ignored)")
                     self.meta.setdefault("admission", has)
-                self.client(t["port"], [self.stream("closed", 1.0, duration=args.warmup)], args.warmup, f"{name}-warmup")
+                if proc:
+                    self.client(t["port"], [self.stream("closed", 1.0, duration=args.warmup)], args.warmup, f"{name}-warmup")
                 extra["unloaded"][name] = self.unloaded(name, t, origin_ports)
                 B.log(f"{name}: unloaded p50 {B.fmt(extra['unloaded'][name]['p50_ms'], '.1f')} ms, p99 "
                       f"{B.fmt(extra['unloaded'][name]['p99_ms'], '.1f')} ms")
@@ -585,7 +612,8 @@ class Overload:
                     B.log(f"adaptive: limit {extra['adaptive']['limit_before']} -> {extra['adaptive']['limit_min_after']}, "
                           f"fell after {B.fmt(extra['adaptive']['limit_fell_after_s'], '.1f')} s")
             finally:
-                self.stop(proc)
+                if proc:
+                    self.stop(proc)
         if "lbproxy-ratelimit" in plans:
             t = plans["lbproxy-ratelimit"]
             B.log(f"start lbproxy-ratelimit: {t['what']}")
@@ -647,10 +675,13 @@ def diff_pairs(before, after, name):
 
 def add_ratios(rows):
     ref = {(r["mode"], r["load"]): r for r in rows if r["target"] == "haproxy"}
+    direct = {(r["mode"], r["load"]): r for r in rows if r["target"] == "direct"}
     for r in rows:
-        h = ref.get((r["mode"], r["load"]))
+        h, d = ref.get((r["mode"], r["load"])), direct.get((r["mode"], r["load"]))
         r["goodput_x_haproxy"] = B.ratio(r["goodput"], h and h["goodput"])
         r["p99_x_haproxy"] = B.ratio(r["p99_ms"], h and h["p99_ms"])
+        # The origins' own throughput at the same step, no proxy in the way: what "capacity" is on this machine.
+        r["goodput_x_direct"] = B.ratio(r["goodput"], d and d["goodput"])
 
 
 def report(args, meta, rows, extra):
@@ -665,13 +696,13 @@ def report(args, meta, rows, extra):
              f"queue {args.max_queue}, QueueTimeout / timeout queue {args.queue_timeout:g} s. Steps of {args.duration:g} s; "
              f"closed loop: load x {2 * args.workers} clients; open loop: load x {cap:.0f} req/s (latency from the scheduled send). "
              f"Proxy on CPUs {args.proxy_cpus or 'any'}, client and origins on {args.load_cpus or 'any'}.", "",
-             "| target | loop | load | offered | goodput 2xx/s | × cap | × HAProxy | p50 ms | p99 ms | p99 × HAProxy | 503/s | 429/s | no Retry-After | origin max in flight (a, b) | origin CPU s | proxy CPU s | not accepted | late 2xx | other |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| target | loop | load | offered | goodput 2xx/s | × cap | × direct | × HAProxy | p50 ms | p99 ms | p99 × HAProxy | 503/s | 429/s | no Retry-After | origin max in flight (a, b) | origin CPU s | proxy CPU s | not accepted | late 2xx | other |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['target']} | {r['mode']} | {r['load']:g}x | {r['offered']} | {r['goodput']:.1f} | {r['goodput'] / cap:.2f} "
-                     f"| {f(r['goodput_x_haproxy'], '.2f')} | {f(r['p50_ms'], '.0f')} | {f(r['p99_ms'], '.0f')} | {f(r['p99_x_haproxy'], '.2f')} "
+                     f"| {f(r['goodput_x_direct'], '.2f')} | {f(r['goodput_x_haproxy'], '.2f')} | {f(r['p50_ms'], '.0f')} | {f(r['p99_ms'], '.0f')} | {f(r['p99_x_haproxy'], '.2f')} "
                      f"| {r['r503']:.1f} | {r['r429']:.1f} | {r['retry_after_missing']} | {', '.join(str(x) for x in r['origin_max_in_flight'])} "
-                     f"| {r['origin_cpu_s']:.2f} | {r['proxy_cpu_s']:.2f} | {r['class_not_accepted']} | {r['late_2xx']} | {r['other']} |")
+                     f"| {r['origin_cpu_s']:.2f} | {f(r['proxy_cpu_s'], '.2f')} | {r['class_not_accepted']} | {r['late_2xx']} | {r['other']} |")
     lines += ["", "goodput: 2xx answered within the step, per second; late 2xx: answered after it, in the drain (counted in "
               "p50/p99, not in goodput). other: answers other than 2xx, 503 and 429, plus timeouts and socket errors, plus "
               "open-loop arrivals not sent because every client connection was busy. not accepted: 2xx in a class "

@@ -4,7 +4,8 @@
     python3 bench/overload_client.py PLAN.json      # prints one JSON document on stdout
 
 PLAN: {"port", "duration", "timeout", "max_conns", "streams": [stream, ...]}; each stream runs at the same time,
-asks for PREFIX/images/photo-<k % 64>.jpg ("prefix" optional) and may add "headers":
+asks for PREFIX/images/photo-<k % 64>.jpg ("prefix" optional) of the plan's port or its own ("port"), and may add
+"headers":
   {"name", "mode": "closed", "clients": N, "max_requests": M, "headers": {..}, "accepts": [accept, ...]}
   {"name", "mode": "open", "rate": R, "max_requests": M, "headers": {..}, "accepts": [accept, ...]}
 A closed-loop client sends its next request when the last returns. An open-loop stream sends request k at
@@ -110,7 +111,7 @@ async def closed_loop(plan, st, deadline):
             count[0] += 1
             try:
                 if conn is None:
-                    conn = await connect(plan["port"])
+                    conn = await connect(st.s.get("port", plan["port"]))
                 left = deadline + plan["timeout"] - time.monotonic()
                 keep = await asyncio.wait_for(st.one(conn, k, time.monotonic()), max(left, 0.01))
                 if not keep:
@@ -142,7 +143,7 @@ async def open_loop(plan, st, deadline, budget):
         conn = idle.pop() if idle else None
         try:
             if conn is None:
-                conn = await connect(plan["port"])
+                conn = await connect(st.s.get("port", plan["port"]))
             left = deadline + plan["timeout"] - time.monotonic()
             keep = await asyncio.wait_for(st.one(conn, k, scheduled), max(left, 0.01))
             if keep:
