@@ -62,8 +62,9 @@ internal static class LogEvents
     public const int LogLevelChanged = 10101;
     public const int LogLevelChangedFor = 10102;
 
-    // 11000-11999 Edge: HTTP/2 client connections closed by LbProxy.
+    // 11000-11999 Edge: client connections closed by LbProxy: a stalled HTTP/2 client, a slow reader.
     public const int StalledClientCut = 11101;
+    public const int SlowReaderCut = 11102;
 
     // 14000-14999 RateLimiting: requests refused by a rate limit policy, at Debug only.
     public const int RateLimited = 14001;
