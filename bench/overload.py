@@ -451,7 +451,9 @@ class Overload:
     def stream(self, mode, load, name="main", duration=None):
         args = self.args
         duration = duration or args.duration
-        s = {"name": name, "mode": mode, "headers": {}, "accepts": accepts(args)}
+        # X-Image-Format too: the origin's class does not then depend on whether it reads Accept, nor on whether the
+        # proxy negotiates (LbProxy replaces the header with its own choice; the others forward it).
+        s = {"name": name, "mode": mode, "headers": {}, "accepts": accepts(args), "format_header": True}
         if mode == "closed":
             s["clients"] = max(1, round(load * 2 * args.workers))
             s["max_requests"] = int(capacity(args) * max(load, 1) * duration * 4) + 1000

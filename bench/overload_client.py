@@ -4,8 +4,8 @@
     python3 bench/overload_client.py PLAN.json      # prints one JSON document on stdout
 
 PLAN: {"port", "duration", "timeout", "max_conns", "streams": [stream, ...]}; each stream runs at the same time,
-asks for PREFIX/images/photo-<k % 64>.jpg ("prefix" optional) of the plan's port or its own ("port"), and may add
-"headers":
+asks for PREFIX/images/photo-<k % 64>.jpg ("prefix" optional) of the plan's port or its own ("port"), may name the
+class its Accept negotiates in X-Image-Format ("format_header": true), and may add "headers":
   {"name", "mode": "closed", "clients": N, "max_requests": M, "headers": {..}, "accepts": [accept, ...]}
   {"name", "mode": "open", "rate": R, "max_requests": M, "headers": {..}, "accepts": [accept, ...]}
 A closed-loop client sends its next request when the last returns. An open-loop stream sends request k at
@@ -84,9 +84,12 @@ class Stream:
         self.hdrs = "".join(f"{k}: {v}\r\n" for k, v in s.get("headers", {}).items())
 
     def request_bytes(self, k):
-        accept, _ = self.requests[k % len(self.requests)]
+        accept, ok_set = self.requests[k % len(self.requests)]
         path = f"{self.s.get('prefix', '')}/images/photo-{k % 64}.jpg"
-        return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n{self.hdrs}\r\n").encode()
+        # "format_header": also name the class the Accept negotiates in X-Image-Format, which a converter origin
+        # obeys: a proxy that does not negotiate forwards it as is, LbProxy replaces it with its own (degraded) choice.
+        fmt = f"X-Image-Format: {max(ok_set, key=ORDER.get)}\r\n" if self.s.get("format_header") else ""
+        return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n{fmt}{self.hdrs}\r\n").encode()
 
     async def one(self, conn, k, scheduled):
         sent = time.monotonic()
