@@ -68,4 +68,9 @@ internal static class LogEvents
 
     // 14000-14999 RateLimiting: requests refused by a rate limit policy, at Debug only.
     public const int RateLimited = 14001;
+
+    // 16000-16999 Discovery: destinations from DNS: a name that stops resolving (once), resolves again, changes.
+    public const int DnsResolveFailed = 16001;
+    public const int DnsResolveRecovered = 16002;
+    public const int DnsAddressesChanged = 16003;
 }

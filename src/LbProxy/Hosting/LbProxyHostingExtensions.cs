@@ -3,6 +3,7 @@ using LbProxy.Configuration;
 using LbProxy.Control;
 using LbProxy.Demo;
 using LbProxy.Diagnostics;
+using LbProxy.Discovery;
 using LbProxy.Edge;
 using LbProxy.Forwarding;
 using LbProxy.Health;
@@ -35,6 +36,7 @@ internal static class LbProxyHostingExtensions
         services.AddLbProxyControl();
         services.AddLbProxyAccessLog();
         services.AddLbProxyForwarding();
+        services.AddLbProxyDiscovery();       // after AddReverseProxy (in Forwarding): its resolver replaces YARP's no-op one
         services.AddLbProxyRateLimiting();    // after AddReverseProxy (in Forwarding): it wraps YARP's config validator
         services.AddLbProxyImages();
         services.AddLbProxyTransforms();
