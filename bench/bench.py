@@ -5,6 +5,7 @@
     python3 bench/bench.py --quick          # the same in about 4 minutes: 1 round of 3 s runs (a check, not a figure)
     python3 bench/bench.py soak             # 1,000,000 requests through LbProxy; idle state before and after
     python3 bench/bench.py scale            # 10,000 routes: cold start, one-route reload, latency during reloads
+    python3 bench/bench.py overload         # origin protection under overload: LbProxy's limits beside HAProxy's (bench/overload.py)
     python3 bench/bench.py --dry-run        # print what would run, start nothing
 
 Builds LbProxy (Release, `dotnet publish`) and bench/BareYarp, generates the served files, starts two nginx
@@ -825,6 +826,9 @@ def write_soak(args, meta, results):
 def main(argv):
     if argv[:1] == ["tls"]:  # HTTPS + HTTP/2 beside nginx, h2load: its own script
         return subprocess.run([sys.executable, os.path.join(BENCH, "bench_tls.py")] + argv[1:], timeout=1800).returncode
+    if argv[:1] == ["overload"]:  # overload: its own module, on this module's processes, builds and reports
+        import overload
+        return overload.main(argv[1:])
     args = parse_args(argv)
     command = "python3 bench/bench.py " + " ".join(argv)
     if args.dry_run:

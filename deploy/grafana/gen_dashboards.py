@@ -237,6 +237,18 @@ runtime = dashboard(
     ])
 
 US = 'cluster=~"$cluster"'
+# A 0 per cluster with admission limits, for a counter that has no series until its first event.
+ZERO_PER_CLUSTER = f'sum by (cluster) (lbproxy_admission_limit{s(US)}) * 0'
+
+
+RATE_LIMITED = s(US + ', reason="rate_limited"')
+
+
+def queue_wait(q):
+    return (f'histogram_quantile({q}, sum by (cluster, le) '
+            f'(rate(lbproxy_admission_queue_wait_seconds_bucket{s(US)}[{RI}])))')
+
+
 DROPPED = s('outcome="dropped"')
 upstreams = dashboard(
     "lbproxy-upstreams", "LbProxy / Upstreams",
@@ -254,6 +266,28 @@ upstreams = dashboard(
                 "{{cluster}}/{{destination}}")]),
         panel("Outlier ejections", "Ejections after consecutive 5xx answers (ejected), and those not made because MaxEjectedPercent of the cluster was already out (capped). Only clusters with OutlierEjection metadata.",
               "short", [(f'sum by (cluster, destination, outcome) (increase(lbproxy_outlier_ejections_total{s(US)}[{RI}]))', "{{cluster}}/{{destination}} {{outcome}}")]),
+        row("Origin protection"),
+        panel("In-flight vs limit per destination", "Requests admitted to each destination now, against its concurrency limit "
+              "(Concurrency.MaxPerDestination, or the adaptive limit under it). At the limit: the destination is busy and "
+              "further requests queue. Only clusters with Concurrency metadata.",
+              "short", [(f'sum by (cluster, destination) (lbproxy_admission_in_flight{s(US)})', "in flight {{cluster}}/{{destination}}"),
+                        (f'min by (cluster, destination) (lbproxy_admission_limit{s(US)})', "limit {{cluster}}/{{destination}}")]),
+        panel("Queue length", "Requests of each cluster waiting for a slot now (at most Concurrency.MaxQueue).", "short",
+              [(f'sum by (cluster) (lbproxy_admission_queue_length{s(US)})', "{{cluster}}")]),
+        panel("Queue wait p50 / p99", "Time requests that queued waited for a slot (0 while none queue). Near Concurrency.QueueTimeout: requests are timing out of the queue too.",
+              "s", [(f'{queue_wait("0.5")} or {ZERO_PER_CLUSTER}', "p50 {{cluster}}"),
+                    (f'{queue_wait("0.99")} or {ZERO_PER_CLUSTER}', "p99 {{cluster}}")]),
+        panel("Shed requests by reason", "Requests answered by LbProxy instead of forwarded, per second: queue_full and queue_timeout "
+              "(503 with Retry-After), client_gone (left while queued), rate_limited (429). 0 when none.",
+              "reqps", [(f'sum by (cluster, reason) (rate(lbproxy_shed_requests_total{s(US)}[{RI}])) or {ZERO_PER_CLUSTER}',
+                         "{{cluster}} {{reason}}")], stack=True),
+        panel("Degraded formats", "Requests sent upstream one class cheaper than negotiated (Concurrency.DegradeFormats), by from -> to, "
+              "per second. 0 when none.",
+              "reqps", [(f'sum by (cluster, from, to) (rate(lbproxy_image_degraded_total{s(US)}[{RI}])) or {ZERO_PER_CLUSTER}',
+                         "{{cluster}} {{from}} -> {{to}}")], stack=True),
+        panel("Rate-limited", "Requests refused with 429 by a route's RateLimiterPolicy (LbProxy:RateLimits), per second. 0 when none.",
+              "reqps", [(f'sum by (cluster) (rate(lbproxy_shed_requests_total{RATE_LIMITED}[{RI}])) or {ZERO_PER_CLUSTER}',
+                         "{{cluster}}")]),
         row("Retries and errors"),
         panel("Retries by outcome", "Retry attempts (succeeded, failed) and retries not sent (budget_exhausted, no_destination).",
               "ops", [(f'sum by (cluster, outcome) (rate(lbproxy_proxy_retries_total{s(US)}[{RI}]))', "{{cluster}} {{outcome}}")]),

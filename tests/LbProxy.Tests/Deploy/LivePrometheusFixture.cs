@@ -40,6 +40,11 @@ public sealed class LivePrometheusFixture : IAsyncLifetime, IDisposable
         _tls = new TlsLayout(_certificates);
         await _tls.AddAsync("images.test");
         json["Kestrel"] = _tls.Kestrel("images.test");
+        // Origin protection at its tightest, so that the traffic below queues (the queue-wait histogram has series)
+        // and the degraded-format counters exist: the compose file's limits are sized for the demo, not for a test.
+        var metadata = json["ReverseProxy"]!["Clusters"]!["images"]!["Metadata"]!.AsObject();
+        metadata["Concurrency.MaxPerDestination"] = "1";
+        metadata["Concurrency.DegradeFormats"] = "true";
         File.WriteAllText(config, json.ToJsonString());
         _proxy = await ProxyProcess.StartListeningAsync(_temp.FullName, null, Bound, ["--config", config]);
         Proxy = new HttpClient { BaseAddress = _proxy.Address };
@@ -104,6 +109,24 @@ public sealed class LivePrometheusFixture : IAsyncLifetime, IDisposable
             Bound,
             "Prometheus is ready");
 
+        // First a burst that queues: 6 requests at once for 2 destinations of 1 slot each, every origin answer 100 ms
+        // late; the traffic after it lasts the scrapes a rate of the queue wait needs. "original" (Accept */*) has no
+        // cheaper class, so none is degraded instead of queued.
+        foreach (var origin in _origins.All)
+        {
+            origin.Behavior.DelayMs = 100;
+        }
+
+        for (var burst = 0; burst < 3; burst++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 6).Select(i => SendAsync($"/images/burst-{burst}-{i}.jpg", "*/*")));
+        }
+
+        foreach (var origin in _origins.All)
+        {
+            origin.Behavior.Reset();
+        }
+
         // Traffic for a few scrapes: images in every format class, an origin 404, an unrouted 404.
         for (var round = 0; round < 40; round++)
         {
@@ -114,6 +137,7 @@ public sealed class LivePrometheusFixture : IAsyncLifetime, IDisposable
             await SendAsync($"/nope/{round}");
             await Task.Delay(TimeSpan.FromMilliseconds(100));
         }
+
 
         // A rate needs two scrapes after the traffic; on a loaded machine a scrape can miss its 1 s timeout.
         foreach (var counter in new[] { "lbproxy_proxy_requests_total", "lbproxy_config_reloads_total", "dotnet_process_cpu_time_seconds_total" })
