@@ -1,4 +1,5 @@
 using LbProxy.AccessLog;
+using LbProxy.Caching;
 using LbProxy.Configuration;
 using LbProxy.Control;
 using LbProxy.Demo;
@@ -35,6 +36,7 @@ internal static class LbProxyHostingExtensions
         services.AddLbProxyAccessLog();
         services.AddLbProxyForwarding();
         services.AddLbProxyImages();
+        services.AddLbProxyCaching();
         services.AddLbProxyTransforms();
         services.AddLbProxyLoadBalancing();
         services.AddLbProxyHealth();
@@ -69,6 +71,7 @@ internal static class LbProxyHostingExtensions
             proxy.UseRequestDecisionLog();    // at Debug: route, cluster, destination, attempts, status, time
             proxy.UseNoHealthyDestinationAnswer(); // 503 + Retry-After naming the cluster
             proxy.UseImageFormatNegotiation();  // Accept -> avif | webp | original, before balancing keys on it
+            proxy.UseResponseCache();         // cached routes: hits from memory, one origin request per key and class
             proxy.UseSafeRetries();           // each attempt runs the stages below again, on untried destinations
             proxy.UseSessionAffinity();       // YARP's
             proxy.UseLoadBalancing();         // YARP's, with ConsistentHash and WeightedRoundRobin among its policies
