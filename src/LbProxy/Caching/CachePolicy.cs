@@ -136,7 +136,7 @@ internal static class CachePolicy
         return false;
     }
 
-    /// <summary>A delta-seconds value; a negative or unreadable one is null (RFC 9111 §1.2.2: treated as absent... or stale).</summary>
+    /// <summary>A delta-seconds value (RFC 9111 §1.2.2); an unreadable one is null, as if absent.</summary>
     private static TimeSpan? Seconds(string? value) =>
         long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             ? TimeSpan.FromSeconds(Math.Min(seconds, int.MaxValue))
