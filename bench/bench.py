@@ -6,6 +6,7 @@
     python3 bench/bench.py soak             # 1,000,000 requests through LbProxy; idle state before and after
     python3 bench/bench.py scale            # 10,000 routes: cold start, one-route reload, latency during reloads
     python3 bench/bench.py --dry-run        # print what would run, start nothing
+    python3 bench/bench.py cache            # the hot set beside nginx's proxy_cache and HAProxy's cache (bench/cache.py)
 
 Builds LbProxy (Release, `dotnet publish`) and bench/BareYarp, generates the served files, starts two nginx
 origins and every target on 127.0.0.1, and measures them interleaved in rounds, so that drift of a shared
@@ -823,6 +824,9 @@ def write_soak(args, meta, results):
 
 
 def main(argv):
+    if argv[:1] == ["cache"]:  # the hot set beside nginx's and HAProxy's caches: bench/cache.py
+        import cache
+        return cache.main(argv[1:])
     if argv[:1] == ["tls"]:  # HTTPS + HTTP/2 beside nginx, h2load: its own script
         return subprocess.run([sys.executable, os.path.join(BENCH, "bench_tls.py")] + argv[1:], timeout=1800).returncode
     args = parse_args(argv)

@@ -159,6 +159,23 @@ public sealed class CacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AccessLog_CacheField_SaysWhatTheHotSetDid()
+    {
+        var json = JsonNode.Parse(CacheConfig.For(_origin.Address))!;
+        json["LbProxy"]!["AccessLog"] = new JsonObject { ["Template"] = "{status} {path} {cache}" };
+        await using var proxy = await TestProxy.StartAsync(json.ToJsonString());
+        using var client = ManyConnections(proxy);
+
+        await GetAsync(client, "/images/log.jpg", "*/*");
+        await GetAsync(client, "/images/log.jpg", "*/*");
+        await GetAsync(client, "/images/log.jpg", "*/*", "Authorization");
+        await GetAsync(client, "/plain/log.jpg", "*/*");
+        var lines = await proxy.AccessLog.WaitForAsync(4);
+
+        Assert.Equal(["200 /images/log.jpg miss", "200 /images/log.jpg hit", "200 /images/log.jpg bypass", "200 /plain/log.jpg "], lines);
+    }
+
+    [Fact]
     public async Task ConditionalAndRange_AnsweredFromMemory()
     {
         await using var proxy = await TestProxy.StartAsync(CacheConfig.For(_origin.Address));
