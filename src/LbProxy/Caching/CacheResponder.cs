@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
@@ -150,9 +151,17 @@ internal static class CacheResponder
                 return;
             }
 
-            var segment = body.Segment(offset, Math.Min(end, body.Length));
-            var flushed = await writer.WriteAsync(segment, aborted);
-            offset += segment.Length;
+            // What has arrived is copied into the response's pipe and flushed once: one write to the socket for a
+            // whole stored body instead of one per 16 KiB array (measured in bench/cache.py: CPU per 100 KiB hit).
+            var available = Math.Min(end, body.Length);
+            while (offset < available)
+            {
+                var segment = body.Segment(offset, available);
+                writer.Write(segment.Span);
+                offset += segment.Length;
+            }
+
+            var flushed = await writer.FlushAsync(aborted);
             if (flushed.IsCanceled || flushed.IsCompleted)
             {
                 return;
