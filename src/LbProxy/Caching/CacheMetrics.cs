@@ -14,6 +14,7 @@ internal sealed class CacheMetrics : IClusterSeries
 {
     public const string RequestsName = "lbproxy.cache.requests";
     public const string BytesName = "lbproxy.cache.bytes";
+    public const string LimitName = "lbproxy.cache.limit";
     public const string EntriesName = "lbproxy.cache.entries";
     public const string EvictionsName = "lbproxy.cache.evictions";
     public const string PurgesName = "lbproxy.cache.purges";
@@ -36,6 +37,7 @@ internal sealed class CacheMetrics : IClusterSeries
             description: "Requests of cached routes by what the hot set did: hit, miss, stale, collapsed (no origin request of its own), bypass.");
         meter.CreateObservableGauge(BytesName, () => hotSet.Bytes, unit: "By",
             description: "Bytes the hot set holds, headers and bodies, as counted against LbProxy:Cache:SizeLimitBytes.");
+        meter.CreateObservableGauge(LimitName, () => hotSet.Limit, unit: "By", description: "LbProxy:Cache:SizeLimitBytes as applied.");
         meter.CreateObservableGauge(EntriesName, () => (long)hotSet.Count, unit: "{entry}", description: "Responses the hot set holds.");
         meter.CreateObservableCounter(EvictionsName, () => hotSet.Evictions, unit: "{eviction}",
             description: "Entries evicted to make room (purges and replacements not counted).");
