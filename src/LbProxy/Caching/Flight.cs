@@ -8,7 +8,7 @@ internal enum FlightOutcome
     /// <summary>The response is being stored: stream its bytes as they arrive.</summary>
     Stream,
 
-    /// <summary>The origin failed and a stale entry was answered instead: answer it too.</summary>
+    /// <summary>The origin failed and a stale entry was answered instead (or the origin's 304 refreshed it): answer it too.</summary>
     Stale,
 
     /// <summary>The response is not for sharing (uncacheable, too large, unknown length) or the request failed: go to the origin.</summary>
@@ -44,9 +44,13 @@ internal sealed class Flight
         _decided.TrySetResult(FlightOutcome.Stream);
     }
 
-    public void DecideStale(CacheEntry entry)
+    /// <summary>The <c>Cache-Status</c> of the waiters answered <see cref="StaleEntry"/>: stale-if-error, or revalidated.</summary>
+    public string StaleCacheStatus { get; private set; } = "";
+
+    public void DecideStale(CacheEntry entry, string cacheStatus)
     {
         StaleEntry = entry;
+        StaleCacheStatus = cacheStatus;
         _decided.TrySetResult(FlightOutcome.Stale);
     }
 

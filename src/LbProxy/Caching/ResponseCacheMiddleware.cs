@@ -24,7 +24,6 @@ internal sealed class ResponseCacheMiddleware(
     private const string Hit = "LbProxy; hit";
     private const string HitStaleWhileRevalidate = "LbProxy; hit; detail=stale-while-revalidate";
     private const string Collapsed = "LbProxy; fwd=uri-miss; collapsed";
-    private const string CollapsedStale = "LbProxy; fwd=stale; collapsed; detail=stale-if-error";
 
     public Task Invoke(HttpContext context)
     {
@@ -108,8 +107,8 @@ internal sealed class ResponseCacheMiddleware(
             case FlightOutcome.Stream when await CacheResponder.ServeFlightAsync(context, flight, Collapsed):
                 Record(context, routeId, CacheResult.Collapsed);
                 return;
-            case FlightOutcome.Stale when await CacheResponder.ServeEntryAsync(context, flight.StaleEntry!, time.GetUtcNow(), CollapsedStale):
-                Record(context, routeId, CacheResult.Stale);
+            case FlightOutcome.Stale when await CacheResponder.ServeEntryAsync(context, flight.StaleEntry!, time.GetUtcNow(), flight.StaleCacheStatus):
+                Record(context, routeId, flight.StaleEntry!.StalenessAt(time.GetUtcNow()) > TimeSpan.Zero ? CacheResult.Stale : CacheResult.Collapsed);
                 return;
         }
 
@@ -234,7 +233,7 @@ internal sealed class ResponseCacheMiddleware(
             result = CacheResult.Miss;
         }
 
-        flight.DecideStale(answer);
+        flight.DecideStale(answer, status.Replace("LbProxy; fwd=stale;", "LbProxy; fwd=stale; collapsed;", StringComparison.Ordinal));
         response.Clear();
         if (await CacheResponder.ServeEntryAsync(context, answer, time.GetUtcNow(), status))
         {

@@ -341,6 +341,31 @@ public sealed class CacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_TurnsARouteOnAndShrinksTheLimit_Live()
+    {
+        await using var proxy = await TestProxy.StartAsync(
+            CacheConfig.For(_origin.Address, routeMetadata: new JsonObject { ["Cache.Enabled"] = "false" }), TestProxy.FastReload);
+        using var client = ManyConnections(proxy);
+        var off = await GetAsync(client, "/images/reload.jpg", "*/*");
+
+        await File.WriteAllTextAsync(proxy.ConfigPath, CacheConfig.For(_origin.Address));
+        await Poll.UntilAsync(async () => (await GetAsync(client, "/images/reload.jpg", "*/*")).CacheStatus.Length > 0, Bound, "the route cached after the reload");
+        for (var i = 0; i < 20; i++)
+        {
+            await GetAsync(client, $"/images/r{i}.jpg", "*/*");
+        }
+
+        var hotSet = proxy.Services.GetRequiredService<HotSet>();
+        var before = hotSet.Bytes;
+        await File.WriteAllTextAsync(proxy.ConfigPath, CacheConfig.For(_origin.Address, new JsonObject { ["SizeLimitBytes"] = 20_000 }));
+        await Poll.UntilAsync(() => hotSet.Limit == 20_000, Bound, "the smaller limit applied");
+
+        Assert.Equal("", off.CacheStatus);
+        Assert.True(before > 20 * 4096, $"{before} bytes before");
+        Assert.True(hotSet.Bytes <= 20_000, $"{hotSet.Bytes} bytes after the reload");
+    }
+
+    [Fact]
     public async Task BadCacheSettings_AreRefusedWithTheirPlace()
     {
         var badRoute = await Assert.ThrowsAsync<InvalidOperationException>(() =>
