@@ -65,7 +65,7 @@ internal static class LogEvents
     // 11000-11999 Edge: HTTP/2 client connections closed by LbProxy.
     public const int StalledClientCut = 11101;
 
-    // 14000-14999 Caching: the hot set's purges.
-    public const int CachePurgedPath = 14001;
-    public const int CachePurgedAll = 14002;
+    // 17000-17999 Caching: the hot set's purges.
+    public const int CachePurgedPath = 17001;
+    public const int CachePurgedAll = 17002;
 }
