@@ -21,7 +21,11 @@ apiVersion: monitoring.coreos.com/v1
 kind: PrometheusRule
 metadata:
   name: lbproxy
-  labels: {app.kubernetes.io/name: lbproxy}
+  # The Prometheus Operator loads only the PrometheusRules its Prometheus' ruleSelector matches:
+  # kube-prometheus-stack's default is release: <its Helm release name> (kube-prometheus-stack unless
+  # renamed), kube-prometheus' is role: alert-rules + prometheus: k8s. Change these to what
+  # `kubectl get prometheus -A -o jsonpath='{..ruleSelector}'` shows, then run this script.
+  labels: {app.kubernetes.io/name: lbproxy, release: kube-prometheus-stack, prometheus: k8s, role: alert-rules}
 spec:
   groups:
 """

@@ -62,8 +62,17 @@ internal static class LogEvents
     public const int LogLevelChanged = 10101;
     public const int LogLevelChangedFor = 10102;
 
-    // 11000-11999 Edge: HTTP/2 client connections closed by LbProxy.
+    // 11000-11999 Edge: client connections closed by LbProxy: a stalled HTTP/2 client, a slow reader.
     public const int StalledClientCut = 11101;
+    public const int SlowReaderCut = 11102;
+
+    // 14000-14999 RateLimiting: requests refused by a rate limit policy, at Debug only.
+    public const int RateLimited = 14001;
+
+    // 16000-16999 Discovery: destinations from DNS: a name that stops resolving (once), resolves again, changes.
+    public const int DnsResolveFailed = 16001;
+    public const int DnsResolveRecovered = 16002;
+    public const int DnsAddressesChanged = 16003;
 
     // 17000-17999 Caching: the hot set's purges.
     public const int CachePurgedPath = 17001;

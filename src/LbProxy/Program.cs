@@ -4,7 +4,8 @@ using LbProxy.Hosting;
 var command = CommandLine.Parse(args);   // serve | validate PATH | origin
 if (command.Kind is CommandKind.Origin) { return await OriginCommand.RunAsync(command.HostArgs); }
 if (command.Kind is CommandKind.Usage) { Console.Error.WriteLine(CommandLine.UsageText); return 2; }
-RuntimeDefaults.Apply();                 // environment-only runtime settings, before any socket exists
+// Environment-only runtime settings and the fd limit raised, before any socket; a limit too low to run is said, not aborted on.
+if (RuntimeDefaults.Apply() is { } refusal) { Console.Error.WriteLine(refusal); return FileDescriptorLimit.ExitTooLow; }
 try
 {
     var builder = WebApplication.CreateBuilder(command.HostArgs);

@@ -69,8 +69,9 @@ internal sealed class ProxyConfigValidator(IConfigValidator yarpValidator, IEnum
     }
 
     /// <summary>
-    /// Route features of YARP that need ASP.NET Core middleware LbProxy does not run (authorization, CORS, rate
-    /// limiting, output caching, request timeouts). YARP accepts them and then fails every request of the route.
+    /// Route features of YARP that need ASP.NET Core middleware LbProxy does not run (authorization, CORS, output
+    /// caching, request timeouts). YARP accepts them and then fails every request of the route. (Rate limiting,
+    /// <c>RateLimiterPolicy</c>, is LbProxy's own stage, which checks the names.)
     /// </summary>
     private static IEnumerable<(string Field, string Value)> UnsupportedFields(RouteConfig route)
     {
@@ -82,11 +83,6 @@ internal sealed class ProxyConfigValidator(IConfigValidator yarpValidator, IEnum
         if (!string.IsNullOrEmpty(route.CorsPolicy))
         {
             yield return (nameof(route.CorsPolicy), route.CorsPolicy);
-        }
-
-        if (!string.IsNullOrEmpty(route.RateLimiterPolicy))
-        {
-            yield return (nameof(route.RateLimiterPolicy), route.RateLimiterPolicy);
         }
 
         if (!string.IsNullOrEmpty(route.OutputCachePolicy))

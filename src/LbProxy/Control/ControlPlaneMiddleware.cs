@@ -1,4 +1,5 @@
 using LbProxy.Edge;
+using LbProxy.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace LbProxy.Control;
@@ -7,7 +8,8 @@ namespace LbProxy.Control;
 /// The control-plane split, before routing: a request whose path is under the control prefix in any spelling
 /// (by <see cref="PathNormalizer"/>) is answered by the control branch (its own endpoint routing, over the
 /// endpoints the stages map) and never goes further, so no YARP route, however it is written, can forward it to a
-/// backend. <c>/metrics</c> in any spelling goes on to the scrape endpoint. Everything else passes on untouched.
+/// backend. <c>/metrics</c> in any spelling goes on to the scrape endpoint, or is a 404 on an endpoint other than
+/// <c>LbProxy:Metrics:Endpoint</c> when one is set; that endpoint forwards nothing (404). Everything else passes on untouched.
 /// </summary>
 internal sealed class ControlPlaneMiddleware
 {
@@ -16,6 +18,7 @@ internal sealed class ControlPlaneMiddleware
     private readonly string _prefix;
     private readonly bool _metricsRequireToken;
     private readonly ControlAccess _access;
+    private readonly MetricsEndpoint _metrics;
     private readonly ILogger<ControlPlaneMiddleware> _logger;
 
     public ControlPlaneMiddleware(
@@ -24,6 +27,7 @@ internal sealed class ControlPlaneMiddleware
         IOptions<ControlOptions> options,
         ControlPrefix prefix,
         ControlAccess access,
+        MetricsEndpoint metrics,
         ILogger<ControlPlaneMiddleware> logger)
     {
         _next = next;
@@ -31,6 +35,7 @@ internal sealed class ControlPlaneMiddleware
         _prefix = prefix.Value;
         _metricsRequireToken = options.Value.MetricsRequireToken;
         _access = access;
+        _metrics = metrics;
         _logger = logger;
     }
 
@@ -43,6 +48,11 @@ internal sealed class ControlPlaneMiddleware
             // normalizer, skips it, so it must never be a proxied request instead.
             if (string.Equals(path, WellKnownPaths.Metrics, StringComparison.OrdinalIgnoreCase))
             {
+                if (!_metrics.AnswersMetrics(context))
+                {
+                    return NotFound(context);
+                }
+
                 if (_metricsRequireToken && !_access.IsAllowed(context))
                 {
                     return ControlAccessMiddleware.RefuseUnauthorized(context, _logger, path);
@@ -52,6 +62,11 @@ internal sealed class ControlPlaneMiddleware
                 {
                     context.Request.Path = WellKnownPaths.Metrics;
                 }
+            }
+
+            else if (_metrics.IsMetricsEndpoint(context))
+            {
+                return NotFound(context);
             }
 
             return _next(context);
@@ -65,6 +80,14 @@ internal sealed class ControlPlaneMiddleware
         }
 
         return AnswerCanonicalAsync(context, sent, path);
+    }
+
+    /// <summary>A 404 answered here: <c>/metrics</c> off the metrics endpoint, or anything but a scrape on it.</summary>
+    private static Task NotFound(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status404NotFound;
+        context.Response.Headers.CacheControl = "no-store";
+        return Task.CompletedTask;
     }
 
     /// <summary>

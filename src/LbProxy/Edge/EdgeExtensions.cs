@@ -9,6 +9,7 @@ internal static class EdgeExtensions
         services.AddLbProxyOptions<HeadersOptions, HeadersOptionsValidator>(HeadersOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddLbProxyOptions<EdgeOptions, EdgeOptionsValidator>(EdgeOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<TrustedProxies>();
+        services.AddSingleton<SlowReaderCut>();
         return services;
     }
 

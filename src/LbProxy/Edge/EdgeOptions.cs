@@ -16,6 +16,12 @@ internal sealed class EdgeOptions
     /// stream. 0 turns buffering off.
     /// </summary>
     public int BufferBodyUpTo { get; set; } = 16 * 1024;
+
+    /// <summary>
+    /// A client owed response bytes that takes fewer than 240 B/s of them over this long has its connection reset
+    /// (<see cref="SlowReaderCut"/>), HTTP/1.1 or HTTP/2: the activity timeout's default. 0 turns the cut off.
+    /// </summary>
+    public TimeSpan SlowReaderTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
@@ -23,5 +29,7 @@ internal sealed class EdgeOptionsValidator : IValidateOptions<EdgeOptions>
     public ValidateOptionsResult Validate(string? name, EdgeOptions options) =>
         options.BufferBodyUpTo is < 0 or > EdgeOptions.MaxBufferBodyUpTo
             ? ValidateOptionsResult.Fail($"{nameof(EdgeOptions.BufferBodyUpTo)}: {options.BufferBodyUpTo} is outside 0 – {EdgeOptions.MaxBufferBodyUpTo} bytes")
-            : ValidateOptionsResult.Success;
+            : options.SlowReaderTimeout < TimeSpan.Zero || options.SlowReaderTimeout > TimeSpan.FromMinutes(10)
+                ? ValidateOptionsResult.Fail($"{nameof(EdgeOptions.SlowReaderTimeout)}: {options.SlowReaderTimeout} is outside 00:00:00 – 00:10:00")
+                : ValidateOptionsResult.Success;
 }

@@ -50,7 +50,7 @@ internal sealed class EdgeDefaultsConfigFilter(IOptionsMonitor<ForwardingOptions
     }
 
     internal static string ConnectionSettings(ForwardingOptions edge) =>
-        FormattableString.Invariant($"{edge.ConnectTimeout}|{edge.PooledConnectionIdleTimeout}|{edge.PooledConnectionLifetime}");
+        FormattableString.Invariant($"{edge.ConnectTimeout}|{edge.PooledConnectionIdleTimeout}|{edge.PooledConnectionLifetime}|{edge.MaxConnectionsPerDestination}");
 
     public ValueTask<RouteConfig> ConfigureRouteAsync(RouteConfig route, ClusterConfig? cluster, CancellationToken cancel) =>
         ValueTask.FromResult(route);

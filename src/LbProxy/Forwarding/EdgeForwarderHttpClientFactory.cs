@@ -25,6 +25,12 @@ internal sealed class EdgeForwarderHttpClientFactory(
         handler.ConnectTimeout = edge.ConnectTimeout;
         handler.PooledConnectionIdleTimeout = edge.PooledConnectionIdleTimeout;
         handler.PooledConnectionLifetime = edge.PooledConnectionLifetime;
+        // Sockets to one destination, bounded (the total is UpstreamConnections'): each HTTP/2 stream of a client would
+        // otherwise open its own upstream connection. A cluster's own HttpClient:MaxConnectionsPerServer still wins.
+        if (edge.MaxConnectionsPerDestination > 0 && context.NewConfig.MaxConnectionsPerServer is null)
+        {
+            handler.MaxConnectionsPerServer = edge.MaxConnectionsPerDestination;
+        }
         // Kestrel decodes request header values as Latin-1 (Edge/RequestHeaderDecoding): encode them the same way, so a
         // byte 0x80-0xFF goes upstream unchanged instead of failing the forward (HttpClient refuses non-ASCII: a 502).
         // A cluster's own HttpClient:RequestHeaderEncoding still wins.

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using LbProxy.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -35,6 +36,24 @@ internal sealed class ForwardingOptions
     /// <summary>Longest life of a pooled connection, so that DNS changes are picked up.</summary>
     [TimeSpanRange("00:00:10", "01:00:00")]
     public TimeSpan PooledConnectionLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Upstream connections of the forwarder, every destination together; 0 (the default) means half of what the
+    /// file-descriptor limit leaves for connections (the other half is the client side's). A new connection past
+    /// the cap waits up to <see cref="UpstreamConnections.SlotWait"/> for one to close, then fails as a failure of
+    /// this machine: the client gets a 503 and no destination is marked down for it.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int MaxConnections { get; set; }
+
+    /// <summary>
+    /// Connections to one destination (<c>SocketsHttpHandler.MaxConnectionsPerServer</c>); 0 (the default) means
+    /// <see cref="MaxConnections"/>. Requests past it wait in the client's queue for a connection of that destination
+    /// (as long as the activity timeout), so set it below <see cref="MaxConnections"/> only with care. It bounds sockets,
+    /// not the load an origin takes: one connection carries one request at a time, but it is not a concurrency limit.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int MaxConnectionsPerDestination { get; set; }
 }
 
 [OptionsValidator]

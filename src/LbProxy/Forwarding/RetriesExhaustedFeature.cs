@@ -9,13 +9,17 @@ namespace LbProxy.Forwarding;
 /// <remarks>
 /// Here, beside the other outcomes of a forward that stages on both sides of YARP's forwarder read
 /// (<see cref="UpstreamFailure"/>, <see cref="AttemptLogFeature"/>): LoadBalancing and Health both use Forwarding
-/// and neither uses the other. It carries nothing, so every request shares one instance.
+/// and neither uses the other. It carries one flag, so every request shares one of two instances.
 /// </remarks>
 internal sealed class RetriesExhaustedFeature
 {
-    public static readonly RetriesExhaustedFeature Instance = new();
+    public static readonly RetriesExhaustedFeature Instance = new(atCapacity: false);
 
-    private RetriesExhaustedFeature()
-    {
-    }
+    /// <summary>Given up because this machine could not connect (descriptors, ports, the upstream connection cap).</summary>
+    public static readonly RetriesExhaustedFeature AtCapacity = new(atCapacity: true);
+
+    private RetriesExhaustedFeature(bool atCapacity) => IsAtCapacity = atCapacity;
+
+    /// <summary>True when the proxy, not the destinations, was out of connections: the 503 says so.</summary>
+    public bool IsAtCapacity { get; }
 }

@@ -27,7 +27,9 @@ internal sealed class NoHealthyDestinationMiddleware(RequestDelegate next, IOpti
         response.Headers.RetryAfter = options.CurrentValue.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
         response.Headers.CacheControl = "no-store";
         response.ContentType = "text/plain; charset=utf-8";
-        await response.WriteAsync($"503 no healthy destination in cluster '{cluster}'\n", context.RequestAborted);
+        await response.WriteAsync(context.Features.Get<RetriesExhaustedFeature>()?.IsAtCapacity == true
+            ? $"503 the proxy is at its connection capacity for cluster '{cluster}'\n"
+            : $"503 no healthy destination in cluster '{cluster}'\n", context.RequestAborted);
     }
 
     /// <summary>

@@ -1,11 +1,13 @@
 using System.Text;
 using LbProxy.Edge;
+using LbProxy.Forwarding;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace LbProxy.Hosting;
 
 /// <summary>
-/// Client-side limits for an edge. Values under <c>Kestrel:Limits</c> in the config still win.
+/// Client-side limits for an edge, and the connection caps of both sides derived from the file-descriptor limit
+/// (<see cref="FileDescriptorLimit"/>). Values under <c>Kestrel:Limits</c> and <c>LbProxy:Forwarding</c> in the config still win.
 /// </summary>
 internal static class KestrelEdgeDefaults
 {
@@ -33,7 +35,11 @@ internal static class KestrelEdgeDefaults
             // client reads it as Latin-1), where Kestrel's ASCII-only default fails the response.
             kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
             // An HTTP/2 client that stops taking response bytes loses its connection, not only the stream (Edge/StalledClientCut).
-            kestrel.ConfigureEndpointDefaults(static listen => listen.Use(ConnectionHeaderCapture.OnConnection).Use(StalledClientCut.OnConnection));
+            // A client that takes response bytes slower than 240 B/s for 30 s while owed some is reset (Edge/SlowReaderCut).
+            kestrel.ConfigureEndpointDefaults(static listen => listen
+                .Use(ConnectionHeaderCapture.OnConnection)
+                .Use(StalledClientCut.OnConnection)
+                .Use(listen.ApplicationServices.GetRequiredService<SlowReaderCut>().OnConnection));
             var limits = kestrel.Limits;
             // A client gets 10 s (not 30 s) to send its headers: slow-header clients hold no slot for long.
             limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
@@ -62,7 +68,25 @@ internal static class KestrelEdgeDefaults
             http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
             // Slow readers: a client must read response bytes at 240 B/s after a 5 s grace, or the connection is closed.
             limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
+            // Client connections bounded by the file-descriptor limit (FileDescriptorLimit): past the cap Kestrel closes a
+            // new connection at once and counts it (kestrel.rejected_connections), where an unbounded accept ran the
+            // process out of descriptors and the runtime aborted. Upgraded (WebSocket) connections are counted apart.
+            limits.MaxConcurrentConnections = FileDescriptorLimit.ClientConnections;
+            limits.MaxConcurrentUpgradedConnections = FileDescriptorLimit.UpgradedClientConnections;
             builder.Configuration.GetSection("Kestrel:Limits").Bind(limits);
+        });
+        // Upstream connections bounded by the same limit, where the config leaves them at 0: half of the connection share.
+        builder.Services.PostConfigure<ForwardingOptions>(static forwarding =>
+        {
+            if (forwarding.MaxConnections == 0)
+            {
+                forwarding.MaxConnections = FileDescriptorLimit.UpstreamConnections;
+            }
+
+            if (forwarding.MaxConnectionsPerDestination == 0)
+            {
+                forwarding.MaxConnectionsPerDestination = forwarding.MaxConnections;
+            }
         });
         return builder;
     }

@@ -4,6 +4,7 @@ using LbProxy.Configuration;
 using LbProxy.Control;
 using LbProxy.Demo;
 using LbProxy.Diagnostics;
+using LbProxy.Discovery;
 using LbProxy.Edge;
 using LbProxy.Forwarding;
 using LbProxy.Health;
@@ -11,6 +12,7 @@ using LbProxy.Images;
 using LbProxy.LoadBalancing;
 using LbProxy.Logging;
 using LbProxy.Metrics;
+using LbProxy.RateLimiting;
 using LbProxy.Tls;
 using LbProxy.Transforms;
 
@@ -35,6 +37,8 @@ internal static class LbProxyHostingExtensions
         services.AddLbProxyControl();
         services.AddLbProxyAccessLog();
         services.AddLbProxyForwarding();
+        services.AddLbProxyDiscovery();       // after AddReverseProxy (in Forwarding): its resolver replaces YARP's no-op one
+        services.AddLbProxyRateLimiting();    // after AddReverseProxy (in Forwarding): it wraps YARP's config validator
         services.AddLbProxyImages();
         services.AddLbProxyCaching();
         services.AddLbProxyTransforms();
@@ -69,6 +73,7 @@ internal static class LbProxyHostingExtensions
             proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
             proxy.UseStalledClientCut();      // an HTTP/2 client that takes no response bytes loses its connection
             proxy.UseRequestDecisionLog();    // at Debug: route, cluster, destination, attempts, status, time
+            proxy.UseRateLimits();            // the route's RateLimiterPolicy: over the limit, 429 + Retry-After, never forwarded
             proxy.UseNoHealthyDestinationAnswer(); // 503 + Retry-After naming the cluster
             proxy.UseImageFormatNegotiation();  // Accept -> avif | webp | original, before balancing keys on it
             proxy.UseResponseCache();         // cached routes: hits from memory, one origin request per key and class

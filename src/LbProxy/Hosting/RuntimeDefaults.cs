@@ -17,12 +17,18 @@ internal static class RuntimeDefaults
     /// </summary>
     public const string InlineSocketCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
-    /// <summary>Call first in <c>Main</c>, before any socket exists.</summary>
-    public static void Apply()
+    /// <summary>
+    /// Call first in <c>Main</c>, before any socket exists. Also raises the file-descriptor limit
+    /// (<see cref="FileDescriptorLimit"/>); returns the message to exit with (code
+    /// <see cref="FileDescriptorLimit.ExitTooLow"/>) when that limit is too low to run, else null.
+    /// </summary>
+    public static string? Apply()
     {
         if (Environment.GetEnvironmentVariable(InlineSocketCompletions) is null)
         {
             Environment.SetEnvironmentVariable(InlineSocketCompletions, "1");
         }
+
+        return FileDescriptorLimit.Raise();
     }
 }

@@ -11,8 +11,11 @@ namespace LbProxy.LoadBalancing;
 /// Safe retries, placed before YARP's load balancing so that every attempt is balanced anew over the
 /// destinations not yet tried: for ConsistentHash that is the runner-up for the key, for the others the next
 /// pick. Only a request without a body, of a retryable method, whose forward failed before any response byte
-/// reached the client (connection refused or reset, timeout before the response headers) is retried; within
-/// the cluster's retry budget unless the connection failed before anything was sent. Each attempt passes through passive health, which sees every failure.
+/// reached the client (connection refused, reset or timed out, timeout before the response headers) is retried;
+/// within the cluster's retry budget unless the connection failed before anything was sent (refused or timed out);
+/// after a timeout of the response headers at most once more, so a client waits one activity timeout at most. A
+/// connection that failed for a reason of this machine (descriptors, ports, the upstream connection cap) is not
+/// retried: the client gets the cluster's 503 at once. Each attempt passes through passive health, which sees every failure.
 /// </summary>
 internal sealed partial class RetryMiddleware
 {
@@ -67,6 +70,7 @@ internal sealed partial class RetryMiddleware
         budget.RecordRequest();
         var candidates = proxy.AvailableDestinations;
         List<DestinationState>? tried = null;
+        var responseTimeouts = 0;
 
         for (var attempt = 1; ; attempt++)
         {
@@ -89,6 +93,23 @@ internal sealed partial class RetryMiddleware
                 return;
             }
 
+            var error = context.Features.Get<IForwarderErrorFeature>();
+            if (UpstreamFailure.NothingSent(error) && UpstreamFailure.LocalFailure(error))
+            {
+                // This machine is out of sockets or at its upstream connection cap: another destination would fail
+                // alike, after another wait. The client gets the 503 with Retry-After at once.
+                LogNotRetried(_logger, clusterId, attempt, "the connection failed for a reason of this machine (descriptors, ports or the connection cap)");
+                context.Features.Set(RetriesExhaustedFeature.AtCapacity);
+                return;
+            }
+
+            if (UpstreamFailure.ResponseTimedOut(error) && ++responseTimeouts > 1)
+            {
+                // One wait for a silent destination is the most a client is made to sit through.
+                LogNotRetried(_logger, clusterId, attempt, "a second attempt's response timed out");
+                return;
+            }
+
             (tried ??= []).Add(failedDestination);
             var remaining = Untried(candidates, tried);
             if (remaining.Count == 0)
@@ -104,7 +125,7 @@ internal sealed partial class RetryMiddleware
             // A connection that failed before anything was sent cost the origin nothing: retrying it elsewhere is
             // no storm, so only retries of requests an origin may have seen (resets after sending, timeouts)
             // are bounded by the budget.
-            var nothingSent = UpstreamFailure.NothingSent(context.Features.Get<IForwarderErrorFeature>());
+            var nothingSent = UpstreamFailure.NothingSent(error);
             if (!nothingSent && !budget.TryTakeRetry(options.BudgetPercent, options.MinRetriesPerSecond))
             {
                 _metrics.Record(clusterId, RetryMetrics.BudgetExhausted);

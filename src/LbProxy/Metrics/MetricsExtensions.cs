@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using LbProxy.Configuration;
 using LbProxy.Edge;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -14,6 +15,9 @@ internal static class MetricsExtensions
     /// </summary>
     public static IServiceCollection AddLbProxyMetrics(this IServiceCollection services)
     {
+        services.AddLbProxyOptions<MetricsOptions>(MetricsOptions.SectionName, static (section, options) => section.Bind(options));
+        services.AddSingleton<IConfigCheck, MetricsEndpointCheck>();
+        services.AddSingleton<MetricsEndpoint>();
         services.AddSingleton<ProxyMetrics>();
         services.AddSingleton<LiveTraffic>();
         services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<ProxyMetrics>());

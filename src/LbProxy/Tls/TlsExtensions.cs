@@ -1,6 +1,7 @@
 using System.Security.Authentication;
 using LbProxy.Configuration;
 using LbProxy.Control;
+using LbProxy.Edge;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace LbProxy.Tls;
@@ -35,7 +36,7 @@ internal static class TlsExtensions
                 https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
                 https.OnAuthenticate = stage.OnAuthenticate;
             });
-            EndpointNames.TagEndpoints(kestrel, configuration);   // the redirect asks which endpoint a request came in on
+            EndpointNames.TagEndpoints(kestrel, configuration);   // the redirect and the metrics endpoint ask which endpoint a request came in on
         });
         return builder;
     }

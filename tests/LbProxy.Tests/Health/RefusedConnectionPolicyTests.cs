@@ -20,12 +20,13 @@ public sealed class RefusedConnectionPolicyTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new();
     private readonly FakeDestinationHealthUpdater _health;
+    private readonly NoOpPolicy _inner = new();
     private readonly RefusedConnectionPolicy _policy;
 
     public RefusedConnectionPolicyTests()
     {
         _health = new FakeDestinationHealthUpdater(_time);
-        _policy = new RefusedConnectionPolicy(new NoOpPolicy(), _health, TestOptions.Monitor<HealthOptions>(), _time, NullLogger<RefusedConnectionPolicy>.Instance);
+        _policy = new RefusedConnectionPolicy(_inner, _health, TestOptions.Monitor<HealthOptions>(), _time, NullLogger<RefusedConnectionPolicy>.Instance);
     }
 
     [Fact]
@@ -51,6 +52,41 @@ public sealed class RefusedConnectionPolicyTests : IDisposable
 
         Assert.NotEqual(DestinationHealth.Unhealthy, destination.Health.Passive);
         Assert.Empty(_health.PassiveCalls);
+        // Nor counted by the inner policy's failure rate: descriptors running out took every destination out that way.
+        Assert.Equal(0, _inner.Calls);
+    }
+
+    [Fact]
+    public void RequestProxied_ConnectTimedOut_TakesTheDestinationOut()
+    {
+        var (cluster, destination) = Destination();
+        // SocketsHttpHandler's ConnectTimeout: a cancellation around a TimeoutException, which YARP reports as RequestTimedOut.
+        var exception = new TaskCanceledException("canceled", new TimeoutException("A connection could not be established within the configured ConnectTimeout."));
+
+        _policy.RequestProxied(Failed(ForwarderError.RequestTimedOut, exception), cluster, destination);
+
+        Assert.Equal(DestinationHealth.Unhealthy, destination.Health.Passive);
+        Assert.Equal(1, _inner.Calls);
+    }
+
+    [Fact]
+    public void RequestProxied_NoResponseWithinTheActivityTimeout_TakesTheDestinationOut()
+    {
+        var (cluster, destination) = Destination();
+
+        _policy.RequestProxied(Failed(ForwarderError.RequestTimedOut, new TaskCanceledException("canceled")), cluster, destination);
+
+        Assert.Equal(DestinationHealth.Unhealthy, destination.Health.Passive);
+    }
+
+    [Fact]
+    public void RequestProxied_ResponseBodyFailedAfterTheHeaders_TakesNothingOut()
+    {
+        var (cluster, destination) = Destination();
+
+        _policy.RequestProxied(Failed(ForwarderError.ResponseBodyDestination, new IOException("reset")), cluster, destination);
+
+        Assert.Empty(_health.PassiveCalls);
     }
 
     public void Dispose() => _health.Dispose();
@@ -63,20 +99,22 @@ public sealed class RefusedConnectionPolicyTests : IDisposable
     }
 
     /// <summary>A forward that failed while connecting, as YARP reports the upstream client's exception.</summary>
-    private static DefaultHttpContext Failed(SocketError socketError)
+    private static DefaultHttpContext Failed(SocketError socketError) =>
+        Failed(ForwarderError.Request, new HttpRequestException(HttpRequestError.ConnectionError, "connect failed", new SocketException((int)socketError)));
+
+    private static DefaultHttpContext Failed(ForwarderError error, Exception exception)
     {
         var context = new DefaultHttpContext();
-        var exception = new HttpRequestException(HttpRequestError.ConnectionError, "connect failed", new SocketException((int)socketError));
-        context.Features.Set<IForwarderErrorFeature>(new FakeForwarderErrorFeature(ForwarderError.Request, exception));
+        context.Features.Set<IForwarderErrorFeature>(new FakeForwarderErrorFeature(error, exception));
         return context;
     }
 
     private sealed class NoOpPolicy : IPassiveHealthCheckPolicy
     {
+        public int Calls { get; private set; }
+
         public string Name => "NoOp";
 
-        public void RequestProxied(HttpContext context, ClusterState cluster, DestinationState destination)
-        {
-        }
+        public void RequestProxied(HttpContext context, ClusterState cluster, DestinationState destination) => Calls++;
     }
 }

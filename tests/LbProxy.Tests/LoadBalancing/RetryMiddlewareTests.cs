@@ -207,6 +207,49 @@ public sealed class RetryMiddlewareTests : IDisposable
         Assert.Equal(0, Retries(RetryMetrics.BudgetExhausted));
     }
 
+    [Fact]
+    public async Task Invoke_ConnectTimedOut_IsRetriedOutsideTheBudget()
+    {
+        // SocketsHttpHandler's ConnectTimeout as YARP reports it: RequestTimedOut, a cancellation around a TimeoutException.
+        _failureException = new TaskCanceledException("canceled", new TimeoutException("A connection could not be established within the configured ConnectTimeout."));
+        var context = FailingFirst("GET", ForwarderError.RequestTimedOut);
+
+        await Middleware(o => (o.BudgetPercent, o.MinRetriesPerSecond) = (0, 0)).Invoke(context);
+
+        Assert.Equal(2, _offered.Count);
+        Assert.Equal(StatusCodes.Status200OK, context.Response.StatusCode);
+        Assert.Equal(0, Retries(RetryMetrics.BudgetExhausted));
+    }
+
+    [Fact]
+    public async Task Invoke_ResponseTimedOutTwice_IsNotRetriedAThirdTime()
+    {
+        // No response headers within the activity timeout, twice: a client waits one timeout, then one more at most.
+        _failures["origin-0"] = ForwarderError.RequestTimedOut;
+        _failures["origin-1"] = ForwarderError.RequestTimedOut;
+        var context = Request("GET", destinations: 3);
+
+        await Middleware(o => o.MaxAttempts = 3).Invoke(context);
+
+        Assert.Equal(["origin-0 origin-1 origin-2", "origin-1 origin-2"], _offered);
+        Assert.Equal(ForwarderError.RequestTimedOut, context.Features.Get<IForwarderErrorFeature>()?.Error);
+    }
+
+    [Theory]
+    [InlineData(SocketError.TooManyOpenSockets)]
+    [InlineData(SocketError.AddressNotAvailable)]
+    public async Task Invoke_ConnectFailedForALocalReason_IsNotRetriedAndAnsweredAtCapacity(SocketError local)
+    {
+        // Out of descriptors, ports or the upstream connection cap: another destination would fail alike.
+        _failureException = new HttpRequestException(HttpRequestError.ConnectionError, "local", new SocketException((int)local));
+        var context = FailingFirst("GET");
+
+        await Middleware().Invoke(context);
+
+        Assert.Single(_offered);
+        Assert.Same(RetriesExhaustedFeature.AtCapacity, context.Features.Get<RetriesExhaustedFeature>());
+    }
+
     [Theory]
     [InlineData(HttpRequestError.ResponseEnded)]
     [InlineData(HttpRequestError.InvalidResponse)]

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace LbProxy.Tls;
+namespace LbProxy.Edge;
 
 /// <summary>
 /// The name of the <c>Kestrel:Endpoints</c> entry a request came in on, which Kestrel does not tell a request: each
