@@ -320,9 +320,27 @@ config_logs = dashboard(
                 f'or sum by (instance) (rate(lbproxy_accesslog_lines_total{s()}[{RI}])) * 0', "{{instance}}")]),
     ])
 
+def cache_row():
+    """The hot set (src/LbProxy/Caching, docs/cache.md): what it holds against its limit, evictions and purges. Only
+    series every LbProxy exports from its start: lbproxy_cache_requests_total (hit ratio) exists once a cached route
+    has had a request, and the live-Prometheus test checks every panel against a config with none (see docs/cache.md
+    for the hit-ratio query)."""
+    return [
+        row("Hot set"),
+        panel("Hot set bytes", "Bytes the hot set holds (headers and bodies, as counted against the limit), and the limit: never above it.", "bytes",
+              [(f'sum by (instance) (lbproxy_cache_bytes{s()})', "held {{instance}}"),
+               (f'max by (instance) (lbproxy_cache_limit_bytes{s()})', "limit {{instance}}")]),
+        panel("Hot set entries", "Responses the hot set holds.", "short",
+              [(f'sum by (instance) (lbproxy_cache_entries{s()})', "{{instance}}")]),
+        panel("Evictions and purges", "Entries evicted per second to make room, and purge requests per second by scope (path, all).", "ops",
+              [(f'sum by (instance) (rate(lbproxy_cache_evictions_total{s()}[{RI}]))', "evicted {{instance}}"),
+               (f'sum by (scope) (rate(lbproxy_cache_purges_total{s()}[{RI}]))', "purges {{scope}}")]),
+    ]
+
+
 images = dashboard(
     "lbproxy-images", "LbProxy / Images",
-    "Image format negotiation: requests by the format class served.",
+    "Image format negotiation: requests by the format class served; the hot set: bytes, entries, evictions, purges.",
     [
         row("Formats"),
         panel("Requests by format", "Requests of negotiating routes per second by format class (avif, webp, original).", "reqps",
@@ -330,6 +348,7 @@ images = dashboard(
         panel("Format share", "Share of each format class among negotiated requests.", "percentunit",
               [(f'sum by (format) (rate(lbproxy_image_requests_total{s()}[{RI}])) / scalar(sum(rate(lbproxy_image_requests_total{s()}[{RI}])))',
                 "{{format}}")], stack=True),
+        *cache_row(),
     ])
 
 def main():

@@ -77,4 +77,8 @@ internal static class LogEvents
     public const int DnsResolveFailed = 16001;
     public const int DnsResolveRecovered = 16002;
     public const int DnsAddressesChanged = 16003;
+
+    // 17000-17999 Caching: the hot set's purges.
+    public const int CachePurgedPath = 17001;
+    public const int CachePurgedAll = 17002;
 }

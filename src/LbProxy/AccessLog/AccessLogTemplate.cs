@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Security.Authentication;
+using LbProxy.Caching;
 using LbProxy.Edge;
 using LbProxy.Images;
 using Microsoft.AspNetCore.Connections.Features;
@@ -19,7 +20,8 @@ namespace LbProxy.AccessLog;
 /// <c>{destination}</c> as YARP chose them; <c>{request_id}</c>; <c>{path}</c> decoded path; <c>{query}</c>
 /// without the <c>?</c>; <c>{format}</c> the negotiated image format class (avif, webp, original); <c>{protocol}</c>
 /// the request's protocol (<c>HTTP/1.1</c>, <c>HTTP/2</c>); <c>{tls}</c> the TLS version (<c>TLSv1.3</c>), <c>-</c>
-/// on plain HTTP. An absent value is empty. <c>{{</c> and <c>}}</c> write a brace.
+/// on plain HTTP; <c>{cache}</c> what the hot set did on a cached route (hit, miss, stale, collapsed, bypass). An
+/// absent value is empty. <c>{{</c> and <c>}}</c> write a brace.
 /// </summary>
 internal sealed class AccessLogTemplate
 {
@@ -47,6 +49,7 @@ internal sealed class AccessLogTemplate
         ["query"] = AccessLogField.Query,
         ["protocol"] = AccessLogField.Protocol,
         ["tls"] = AccessLogField.Tls,
+        ["cache"] = AccessLogField.Cache,
     }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
     private readonly TemplateSegment[] _segments;
@@ -239,6 +242,9 @@ internal sealed class AccessLogTemplate
             case AccessLogField.Format:
                 line.AppendEscaped(context.Features.Get<IImageFormatFeature>()?.FormatClass);
                 break;
+            case AccessLogField.Cache:
+                line.AppendEscaped(context.Features.Get<ICacheResultFeature>()?.Result);
+                break;
             case AccessLogField.Query:
                 var query = request.QueryString.Value.AsSpan();
                 line.AppendEscaped(query.StartsWith('?') ? query[1..] : query);
@@ -319,4 +325,5 @@ internal enum AccessLogField
     Format,
     Protocol,
     Tls,
+    Cache,
 }

@@ -1,4 +1,5 @@
 using LbProxy.AccessLog;
+using LbProxy.Caching;
 using LbProxy.Configuration;
 using LbProxy.Control;
 using LbProxy.Demo;
@@ -39,6 +40,7 @@ internal static class LbProxyHostingExtensions
         services.AddLbProxyDiscovery();       // after AddReverseProxy (in Forwarding): its resolver replaces YARP's no-op one
         services.AddLbProxyRateLimiting();    // after AddReverseProxy (in Forwarding): it wraps YARP's config validator
         services.AddLbProxyImages();
+        services.AddLbProxyCaching();
         services.AddLbProxyTransforms();
         services.AddLbProxyLoadBalancing();
         services.AddLbProxyHealth();
@@ -74,6 +76,7 @@ internal static class LbProxyHostingExtensions
             proxy.UseRateLimits();            // the route's RateLimiterPolicy: over the limit, 429 + Retry-After, never forwarded
             proxy.UseNoHealthyDestinationAnswer(); // 503 + Retry-After naming the cluster
             proxy.UseImageFormatNegotiation();  // Accept -> avif | webp | original, before balancing keys on it
+            proxy.UseResponseCache();         // cached routes: hits from memory, one origin request per key and class
             proxy.UseSafeRetries();           // each attempt runs the stages below again, on untried destinations
             proxy.UseSessionAffinity();       // YARP's
             proxy.UseLoadBalancing();         // YARP's, with ConsistentHash and WeightedRoundRobin among its policies

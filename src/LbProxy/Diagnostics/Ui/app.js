@@ -147,7 +147,17 @@
       ['enabled', String(al.enabled)], ['written', al.written], ['dropped', al.dropped, al.dropped ? 'error' : ''],
       ['pending', al.pending], ...Object.entries(al.skipped).map(([k, v]) => ['skipped ' + k, v]),
     ]);
+    const ca = st.cache;
+    if (ca) fill($('cache'), [
+      ['hit ratio', ca.hitRatio == null ? '–' : (ca.hitRatio * 100).toFixed(1) + ' %'],
+      ['bytes', `${formatBytes(ca.bytes)} of ${formatBytes(ca.limitBytes)}`], ['entries', ca.entries], ['evictions', ca.evictions],
+      ['requests', `${ca.hits} hit, ${ca.misses} miss, ${ca.stale} stale, ${ca.collapsed} collapsed, ${ca.bypassed} bypass`],
+    ]);
     renderWatchdog(st.watchdog);
+  }
+
+  function formatBytes(b) {
+    return b >= 1048576 ? (b / 1048576).toFixed(1) + ' MiB' : b >= 1024 ? (b / 1024).toFixed(1) + ' KiB' : b + ' B';
   }
 
   function fill(dl, rows) {
