@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Security.Authentication;
+using LbProxy.Admission;
 using LbProxy.Edge;
 using LbProxy.Images;
 using Microsoft.AspNetCore.Connections.Features;
@@ -17,7 +18,9 @@ namespace LbProxy.AccessLog;
 /// and query as received; <c>{status}</c>; <c>{referer}</c> and <c>{ua}</c> raw header values;
 /// <c>{duration_ms}</c>; <c>{bytes}</c> response body bytes sent; <c>{route}</c>, <c>{cluster}</c>,
 /// <c>{destination}</c> as YARP chose them; <c>{request_id}</c>; <c>{path}</c> decoded path; <c>{query}</c>
-/// without the <c>?</c>; <c>{format}</c> the negotiated image format class (avif, webp, original); <c>{protocol}</c>
+/// without the <c>?</c>; <c>{format}</c> the image format class sent upstream (avif, webp, original; the cheaper one
+/// when origin protection degraded it); <c>{shed}</c> why the request was shed without forwarding (queue_full,
+/// queue_timeout, client_gone, rate_limited), empty when it was not; <c>{protocol}</c>
 /// the request's protocol (<c>HTTP/1.1</c>, <c>HTTP/2</c>); <c>{tls}</c> the TLS version (<c>TLSv1.3</c>), <c>-</c>
 /// on plain HTTP. An absent value is empty. <c>{{</c> and <c>}}</c> write a brace.
 /// </summary>
@@ -44,6 +47,7 @@ internal sealed class AccessLogTemplate
         ["request_id"] = AccessLogField.RequestId,
         ["path"] = AccessLogField.Path,
         ["format"] = AccessLogField.Format,
+        ["shed"] = AccessLogField.Shed,
         ["query"] = AccessLogField.Query,
         ["protocol"] = AccessLogField.Protocol,
         ["tls"] = AccessLogField.Tls,
@@ -239,6 +243,9 @@ internal sealed class AccessLogTemplate
             case AccessLogField.Format:
                 line.AppendEscaped(context.Features.Get<IImageFormatFeature>()?.FormatClass);
                 break;
+            case AccessLogField.Shed:
+                line.AppendEscaped(context.Features.Get<IShedFeature>()?.Reason);
+                break;
             case AccessLogField.Query:
                 var query = request.QueryString.Value.AsSpan();
                 line.AppendEscaped(query.StartsWith('?') ? query[1..] : query);
@@ -319,4 +326,5 @@ internal enum AccessLogField
     Format,
     Protocol,
     Tls,
+    Shed,
 }

@@ -1,4 +1,5 @@
 using LbProxy.AccessLog;
+using LbProxy.Admission;
 using LbProxy.Configuration;
 using LbProxy.Control;
 using LbProxy.Demo;
@@ -38,6 +39,7 @@ internal static class LbProxyHostingExtensions
         services.AddLbProxyTransforms();
         services.AddLbProxyLoadBalancing();
         services.AddLbProxyHealth();
+        services.AddLbProxyAdmission();
         services.AddLbProxyMetrics();
         services.AddLbProxyDemo();
         return builder;
@@ -71,6 +73,7 @@ internal static class LbProxyHostingExtensions
             proxy.UseImageFormatNegotiation();  // Accept -> avif | webp | original, before balancing keys on it
             proxy.UseSafeRetries();           // each attempt runs the stages below again, on untried destinations
             proxy.UseSessionAffinity();       // YARP's
+            proxy.UseAdmission();             // a slot per destination or a place in the queue; 503 + Retry-After when shed
             proxy.UseLoadBalancing();         // YARP's, with ConsistentHash and WeightedRoundRobin among its policies
             proxy.UseAttemptLog();            // at Debug: each attempt's destination and outcome
             proxy.UseOutlierEjection();       // consecutive 5xx; outside passive health, which would undo it
