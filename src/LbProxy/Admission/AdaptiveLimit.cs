@@ -6,7 +6,8 @@ namespace LbProxy.Admission;
 /// short-term RTT of the last window (at least <see cref="MinWindowSamples"/> samples and
 /// <see cref="MinWindow"/>). The gradient <c>clamp(Tolerance × long / short, 0.5, 1)</c> is 1 while the origin
 /// answers as usual and below 1 once it answers more slowly than <see cref="Tolerance"/> times its usual; the new
-/// limit is <c>limit × gradient + √limit</c> (the √limit is headroom that lets it probe upwards), smoothed.
+/// limit is <c>limit × gradient</c> below 1, else <c>limit + √limit</c> (headroom that probes upwards), smoothed
+/// (a fifth of the way per window: at a gradient of 0.5 the limit loses a tenth per window, half in 7 windows).
 /// A window with an error (5xx, a failed forward) counts as a gradient of 0.5: an origin that fails gets fewer
 /// requests too. When long is more than twice short (the origin recovered) long decays towards short, so the limit
 /// comes back at once. The limit grows only while the destination is using at least half of it (else the latency
@@ -99,7 +100,9 @@ internal sealed class AdaptiveLimit
             return; // the destination is not using its limit: its latency says nothing about more
         }
 
-        var target = (_limit * gradient) + Math.Sqrt(_limit);
+        // Growth probes with √limit of headroom; a decrease takes none, or a failing origin would keep a floor of 4
+        // (the fixed point of limit/2 + √limit) instead of going down to 1.
+        var target = gradient >= 1 ? _limit + Math.Sqrt(_limit) : _limit * gradient;
         var next = (_limit * (1 - Smoothing)) + (target * Smoothing);
         _limit = Math.Clamp(next, 1, Ceiling);
     }

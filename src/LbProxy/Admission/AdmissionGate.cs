@@ -69,7 +69,7 @@ internal sealed class AdmissionGate(TimeProvider time)
     /// <summary>
     /// Takes a slot on a free candidate, picked by the cluster's policy, or queues a waiter, or says the queue is full.
     /// </summary>
-    public Admission TryEnter(
+    public AdmissionDecision TryEnter(
         HttpContext context,
         ClusterState cluster,
         IReadOnlyList<DestinationState> candidates,
@@ -92,21 +92,21 @@ internal sealed class AdmissionGate(TimeProvider time)
                 var picked = free.Count == 1 ? free[0] : policy.PickDestination(context, cluster, free);
                 if (picked is null)
                 {
-                    return new Admission(AdmissionKind.Unpicked, null, null); // the policy picks none (weights of 0): as YARP would
+                    return new AdmissionDecision(AdmissionKind.Unpicked, null, null); // the policy picks none (weights of 0): as YARP would
                 }
 
                 SlotsOf(picked, settings.MaxPerDestination, time).InFlight++;
-                return new Admission(AdmissionKind.Admitted, picked, null);
+                return new AdmissionDecision(AdmissionKind.Admitted, picked, null);
             }
 
             if (_queueLength >= settings.MaxQueue)
             {
-                return new Admission(AdmissionKind.QueueFull, null, null);
+                return new AdmissionDecision(AdmissionKind.QueueFull, null, null);
             }
 
             var waiter = new Waiter(candidates, priority);
             Enqueue(waiter);
-            return new Admission(AdmissionKind.Queued, null, waiter);
+            return new AdmissionDecision(AdmissionKind.Queued, null, waiter);
         }
     }
 
@@ -234,14 +234,14 @@ internal sealed class AdmissionGate(TimeProvider time)
 }
 
 /// <summary>What <see cref="AdmissionGate.TryEnter"/> decided: a destination now, a waiter, or neither (the queue is full).</summary>
-internal readonly record struct Admission(AdmissionKind Kind, DestinationState? Destination, Waiter? Waiter);
+internal readonly record struct AdmissionDecision(AdmissionKind Kind, DestinationState? Destination, Waiter? Waiter);
 
 internal enum AdmissionKind
 {
-    /// <summary>A slot on <see cref="Admission.Destination"/> is taken.</summary>
+    /// <summary>A slot on <see cref="AdmissionDecision.Destination"/> is taken.</summary>
     Admitted,
 
-    /// <summary>Waiting in the queue: <see cref="Admission.Waiter"/>.</summary>
+    /// <summary>Waiting in the queue: <see cref="AdmissionDecision.Waiter"/>.</summary>
     Queued,
 
     /// <summary>No slot and no room in the queue: shed.</summary>
