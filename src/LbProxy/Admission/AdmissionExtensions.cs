@@ -1,7 +1,6 @@
 using LbProxy.Configuration;
 using LbProxy.Control;
 using LbProxy.Metrics;
-using Yarp.ReverseProxy;
 
 namespace LbProxy.Admission;
 
@@ -11,12 +10,13 @@ internal static class AdmissionExtensions
     public static IServiceCollection AddLbProxyAdmission(this IServiceCollection services)
     {
         services.AddSingleton<IConfigCheck, AdmissionConfigCheck>();
-        services.AddSingleton(static sp => new AdmissionGates(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IProxyStateLookup>()));
+        services.AddSingleton(static sp => new AdmissionGates(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<AdmissionState>();
         services.AddSingleton<AdmissionMetrics>();
         services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<AdmissionMetrics>());
-        services.AddStatusSection<AdmissionGates, IReadOnlyList<AdmissionClusterStatus>>(
+        services.AddStatusSection<AdmissionState, IReadOnlyList<AdmissionClusterStatus>>(
             "admission",
-            static gates => AdmissionClusterStatus.Capture(gates.ProxyState, gates),
+            static state => state.Status(),
             AdmissionJsonContext.Default.IReadOnlyListAdmissionClusterStatus);
         return services;
     }

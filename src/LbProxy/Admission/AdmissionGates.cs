@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.Model;
 
 namespace LbProxy.Admission;
@@ -8,14 +7,11 @@ namespace LbProxy.Admission;
 /// The gate of each cluster, keyed by YARP's <see cref="ClusterState"/>, which outlives reloads while the cluster's
 /// id stays (a reload keeps its queue and counts) and is collected with the cluster when a reload removes it.
 /// </summary>
-internal sealed class AdmissionGates(TimeProvider time, IProxyStateLookup proxyState)
+internal sealed class AdmissionGates(TimeProvider time)
 {
     private readonly ConditionalWeakTable<ClusterState, AdmissionGate> _gates = new();
 
     public TimeProvider Time => time;
-
-    /// <summary>YARP's clusters now, for the status section and the gauges.</summary>
-    public IProxyStateLookup ProxyState => proxyState;
 
     public AdmissionGate For(ClusterState cluster) =>
         _gates.TryGetValue(cluster, out var gate) ? gate : Add(cluster);

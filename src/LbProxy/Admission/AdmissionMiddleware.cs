@@ -21,6 +21,7 @@ internal sealed partial class AdmissionMiddleware
     private readonly RequestDelegate _next;
     private readonly AdmissionGates _gates;
     private readonly AdmissionMetrics _metrics;
+    private readonly AdmissionState _state;
     private readonly TimeProvider _time;
     private readonly ILogger<AdmissionMiddleware> _logger;
     private readonly FrozenDictionary<string, ILoadBalancingPolicy> _policies;
@@ -30,12 +31,14 @@ internal sealed partial class AdmissionMiddleware
         RequestDelegate next,
         AdmissionGates gates,
         AdmissionMetrics metrics,
+        AdmissionState state,
         IEnumerable<ILoadBalancingPolicy> policies,
         ILogger<AdmissionMiddleware> logger)
     {
         _next = next;
         _gates = gates;
         _metrics = metrics;
+        _state = state;
         _time = gates.Time;
         _logger = logger;
         _policies = policies.ToFrozenDictionary(static p => p.Name, StringComparer.OrdinalIgnoreCase);
@@ -109,12 +112,12 @@ internal sealed partial class AdmissionMiddleware
         try
         {
             var granted = await waiter.Completion.Task.WaitAsync(settings.QueueTimeout, _time, context.RequestAborted);
-            _metrics.Waited(clusterId, _time.GetElapsedTime(enqueued));
+            _state.Waited(clusterId, _time.GetElapsedTime(enqueued));
             return granted;
         }
         catch (TimeoutException)
         {
-            _metrics.Waited(clusterId, _time.GetElapsedTime(enqueued));
+            _state.Waited(clusterId, _time.GetElapsedTime(enqueued));
             if (gate.Leave(waiter) is { } granted)
             {
                 return granted; // handed over before the timeout was decided: within QueueTimeout, so it goes
@@ -125,7 +128,7 @@ internal sealed partial class AdmissionMiddleware
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
-            _metrics.Waited(clusterId, _time.GetElapsedTime(enqueued));
+            _state.Waited(clusterId, _time.GetElapsedTime(enqueued));
             if (gate.Leave(waiter) is { } granted)
             {
                 gate.Release(granted, settings, rtt: null, error: false, inFlightAtStart: 0); // unused: the next waiter has it

@@ -35,7 +35,7 @@ public sealed class AdmissionTests
     public async Task QueueFull_Is503WithRetryAfterAtOnce_AndCounted()
     {
         await using var origins = await ConvertersAsync(1, workers: 4, originalMs: 1500);
-        await using var proxy = await TestProxy.StartAsync(Config(origins, Limits(1, maxQueue: 2)));
+        await using var proxy = await TestProxy.StartAsync(Config(origins, Limits(1, maxQueue: 2, queueTimeout: "00:00:09.500")));
 
         var holder = proxy.Client.GetAsync("/images/hold.jpg");
         await Poll.UntilAsync(() => origins[0].Stats.InFlight == 1, Bound, "the first request at the origin");
@@ -45,7 +45,7 @@ public sealed class AdmissionTests
         using var refused = await proxy.Client.GetAsync("/images/refused.jpg");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
-        Assert.Equal("2", refused.Headers.GetValues("Retry-After").Single()); // the queue timeout, 00:00:02, in seconds
+        Assert.Equal("10", refused.Headers.GetValues("Retry-After").Single()); // the queue timeout, rounded up to whole seconds
         Assert.Equal("no-store", refused.Headers.CacheControl?.ToString());
         Assert.Contains("queue is full", await refused.Content.ReadAsStringAsync());
         Assert.False(holder.IsCompleted, "refused while the slot was still held: at once, not after a wait");
