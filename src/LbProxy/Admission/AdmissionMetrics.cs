@@ -6,7 +6,8 @@ namespace LbProxy.Admission;
 
 /// <summary>
 /// Origin protection's counters on <c>/metrics</c>: shed requests by reason and degraded image requests by class,
-/// whose series start at 0 for every cluster with limits. Depends on nothing but the meter: it is handed every
+/// whose series start at 0 for every cluster with limits. The shed counter's series of a removed cluster stay until
+/// the process ends (a synchronous counter, shared with rate limiting); the degraded ones leave with the cluster. Depends on nothing but the meter: it is handed every
 /// applied config (<see cref="IClusterSeries"/>), so it must not depend on YARP's state, which depends on that.
 /// The gauges and the queue-wait histogram are <see cref="AdmissionState"/>'s.
 /// </summary>
@@ -23,21 +24,23 @@ internal sealed class AdmissionMetrics : IClusterSeries
     private static readonly string[] Reasons = [ShedReasons.QueueFull, ShedReasons.QueueTimeout, ShedReasons.ClientGone];
     private static readonly (string From, string To)[] Degrades = [("avif", "webp"), ("avif", "original"), ("webp", "original")];
 
-    private readonly ConfiguredCounter<ShedSeries> _shed;
+    // A plain counter, not a ConfiguredCounter: the rate-limiting stage creates one of the same name, unit and
+    // description on the same meter, and OpenTelemetry merges only identical instruments (an observable counter
+    // beside a synchronous one of the same name would be exported as two families of one name).
+    private readonly Counter<long> _shed;
     private readonly ConfiguredCounter<DegradedSeries> _degraded;
 
     public AdmissionMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(LbProxyMeter.Name);
-        _shed = new ConfiguredCounter<ShedSeries>(meter, ShedName, unit: "{request}",
-            description: "Requests answered without forwarding to protect the origins, by cluster and reason: queue_full, queue_timeout, client_gone, rate_limited.");
+        _shed = meter.CreateCounter<long>(ShedName, unit: "{request}",
+            description: "Requests refused to protect origins, by cluster and reason: queue_full, queue_timeout, client_gone, rate_limited.");
         _degraded = new ConfiguredCounter<DegradedSeries>(meter, DegradedName, unit: "{request}",
             description: "Image requests sent upstream one format class cheaper because the cluster was at its limit, by cluster and classes.");
     }
 
     public void Configure(ConfiguredIds ids)
     {
-        _shed.Configure(ids);
         _degraded.Configure(ids);
         foreach (var cluster in ids.Clusters)
         {
@@ -48,7 +51,8 @@ internal sealed class AdmissionMetrics : IClusterSeries
 
             foreach (var reason in Reasons)
             {
-                _shed.Start(new ShedSeries(cluster.ClusterId, reason));
+                // Adding 0 makes the series exist at 0 before the first shed request, so increase() sees the first one.
+                _shed.Add(0, new KeyValuePair<string, object?>(MetricTags.Cluster, cluster.ClusterId), new KeyValuePair<string, object?>(MetricTags.Reason, reason));
             }
 
             if (settings.DegradeFormats)
@@ -65,7 +69,7 @@ internal sealed class AdmissionMetrics : IClusterSeries
     {
         if (_shed.Enabled)
         {
-            _shed.Add(new ShedSeries(cluster, reason));
+            _shed.Add(1, new KeyValuePair<string, object?>(MetricTags.Cluster, cluster), new KeyValuePair<string, object?>(MetricTags.Reason, reason));
         }
     }
 
@@ -76,14 +80,6 @@ internal sealed class AdmissionMetrics : IClusterSeries
             _degraded.Add(new DegradedSeries(cluster, from, to));
         }
     }
-}
-
-/// <summary>One series of <c>lbproxy_shed_requests_total</c>.</summary>
-internal readonly record struct ShedSeries(string Cluster, string Reason) : IConfiguredSeriesKey
-{
-    public bool IsConfiguredIn(ConfiguredIds ids) => ids.HasCluster(Cluster);
-
-    public TagList Tags() => new() { { MetricTags.Cluster, Cluster }, { MetricTags.Reason, Reason } };
 }
 
 /// <summary>One series of <c>lbproxy_image_degraded_total</c>.</summary>
