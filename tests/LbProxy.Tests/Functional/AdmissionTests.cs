@@ -129,24 +129,31 @@ public sealed class AdmissionTests
     [Fact]
     public async Task Priority_HighRouteQueuedLater_IsServedBeforeEarlierLowOnes()
     {
-        await using var origins = await ConvertersAsync(1, workers: 1, originalMs: 150);
+        // The holder asks for WebP, which this origin takes 3 s to make: long enough to queue behind it on a loaded machine.
+        await using var origins = await ConvertersAsync(1, workers: 1, originalMs: 150, webpMs: 3000);
         var config = JsonNode.Parse(new TestConfig()
             .Route("low", "images", "/low/{**path}")
             .Route("high", "images", "/high/{**path}")
-            .Cluster("images", origins.All, metadata: Limits(1, maxQueue: 100))
+            .Cluster("images", origins.All, metadata: Limits(1, maxQueue: 100, queueTimeout: "00:00:20"))
             .ToJson())!;
         config["ReverseProxy"]!["Routes"]!["high"]!["Metadata"] = new JsonObject { ["Priority"] = "10" };
         await using var proxy = await TestProxy.StartAsync(config.ToJsonString());
 
         var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        async Task GetAsync(string path)
+        async Task GetAsync(string path, string? accept = null)
         {
-            using var response = await proxy.Client.GetAsync(path);
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (accept is not null)
+            {
+                request.Headers.TryAddWithoutValidation("Accept", accept);
+            }
+
+            using var response = await proxy.Client.SendAsync(request);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             order.Enqueue(path);
         }
 
-        var holder = GetAsync("/low/hold.jpg");
+        var holder = GetAsync("/low/hold.jpg", "image/webp");
         await Poll.UntilAsync(() => origins[0].Stats.InFlight == 1, Bound, "the first request at the origin");
         var low = Enumerable.Range(0, 3).Select(i => GetAsync($"/low/{i}.jpg")).ToList();
         await Poll.UntilAsync(async () => await QueueLengthAsync(proxy) == 3, Bound, "three low requests queued");
