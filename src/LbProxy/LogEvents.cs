@@ -4,7 +4,7 @@ namespace LbProxy;
 /// Every event id of LbProxy's own log, in one table: one band of 1,000 ids per stage (folder), so that an id found
 /// in a log line names its stage, and a new event cannot take an id already used. A band is declared by a comment
 /// line <c>// FROM-TO Folder: what it logs</c>; the ids below it, up to the next band, are that folder's, and only
-/// code in that folder logs them. Bands never overlap; a stage without one takes the next free band (12000-12999 is
+/// code in that folder logs them. Bands never overlap; a stage without one takes the next free band (13000-13999 is
 /// the next). <c>tests/LbProxy.Tests/Structure/LogEventBandsTests</c> checks all of this.
 /// </summary>
 internal static class LogEvents
@@ -81,4 +81,7 @@ internal static class LogEvents
     // 17000-17999 Caching: the hot set's purges.
     public const int CachePurgedPath = 17001;
     public const int CachePurgedAll = 17002;
+
+    // 12000-12999 Admission: origin protection (concurrency limits, queue, shedding), at Debug only.
+    public const int AdmissionShed = 12001;
 }

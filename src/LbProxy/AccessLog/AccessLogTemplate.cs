@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Security.Authentication;
 using LbProxy.Caching;
+using LbProxy.Admission;
 using LbProxy.Edge;
 using LbProxy.Images;
 using Microsoft.AspNetCore.Connections.Features;
@@ -18,7 +19,9 @@ namespace LbProxy.AccessLog;
 /// and query as received; <c>{status}</c>; <c>{referer}</c> and <c>{ua}</c> raw header values;
 /// <c>{duration_ms}</c>; <c>{bytes}</c> response body bytes sent; <c>{route}</c>, <c>{cluster}</c>,
 /// <c>{destination}</c> as YARP chose them; <c>{request_id}</c>; <c>{path}</c> decoded path; <c>{query}</c>
-/// without the <c>?</c>; <c>{format}</c> the negotiated image format class (avif, webp, original); <c>{protocol}</c>
+/// without the <c>?</c>; <c>{format}</c> the image format class sent upstream (avif, webp, original; the cheaper one
+/// when origin protection degraded it); <c>{shed}</c> why the request was shed without forwarding (queue_full,
+/// queue_timeout, client_gone, rate_limited), empty when it was not; <c>{protocol}</c>
 /// the request's protocol (<c>HTTP/1.1</c>, <c>HTTP/2</c>); <c>{tls}</c> the TLS version (<c>TLSv1.3</c>), <c>-</c>
 /// on plain HTTP; <c>{cache}</c> what the hot set did on a cached route (hit, miss, stale, collapsed, bypass). An
 /// absent value is empty. <c>{{</c> and <c>}}</c> write a brace.
@@ -46,6 +49,7 @@ internal sealed class AccessLogTemplate
         ["request_id"] = AccessLogField.RequestId,
         ["path"] = AccessLogField.Path,
         ["format"] = AccessLogField.Format,
+        ["shed"] = AccessLogField.Shed,
         ["query"] = AccessLogField.Query,
         ["protocol"] = AccessLogField.Protocol,
         ["tls"] = AccessLogField.Tls,
@@ -245,6 +249,9 @@ internal sealed class AccessLogTemplate
             case AccessLogField.Cache:
                 line.AppendEscaped(context.Features.Get<ICacheResultFeature>()?.Result);
                 break;
+            case AccessLogField.Shed:
+                line.AppendEscaped(context.Features.Get<IShedFeature>()?.Reason);
+                break;
             case AccessLogField.Query:
                 var query = request.QueryString.Value.AsSpan();
                 line.AppendEscaped(query.StartsWith('?') ? query[1..] : query);
@@ -326,4 +333,5 @@ internal enum AccessLogField
     Protocol,
     Tls,
     Cache,
+    Shed,
 }

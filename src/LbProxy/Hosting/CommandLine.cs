@@ -27,8 +27,8 @@ internal sealed record CommandLine(CommandKind Kind, string[] HostArgs, string? 
         usage: LbProxy [--config PATH] [--urls URLS] [--SECTION:KEY VALUE ...]
                                                    serve (default config: ./yarp.json or $LBPROXY_CONFIG)
                LbProxy validate PATH               check a config file; exit 0 if it would be applied
-               LbProxy origin [--urls URL] [--id ID]
-                                                   run one sample image origin
+               LbProxy origin [--urls URL] [--id ID] [--workers N --service-ms avif=MS,webp=MS,original=MS]
+                                                   run one sample image origin (a converter with N workers)
                LbProxy --help                      this text
         """;
 

@@ -1,5 +1,6 @@
 using LbProxy.AccessLog;
 using LbProxy.Caching;
+using LbProxy.Admission;
 using LbProxy.Configuration;
 using LbProxy.Control;
 using LbProxy.Demo;
@@ -44,6 +45,7 @@ internal static class LbProxyHostingExtensions
         services.AddLbProxyTransforms();
         services.AddLbProxyLoadBalancing();
         services.AddLbProxyHealth();
+        services.AddLbProxyAdmission();
         services.AddLbProxyMetrics();
         services.AddLbProxyDemo();
         return builder;
@@ -79,6 +81,7 @@ internal static class LbProxyHostingExtensions
             proxy.UseResponseCache();         // cached routes: hits from memory, one origin request per key and class
             proxy.UseSafeRetries();           // each attempt runs the stages below again, on untried destinations
             proxy.UseSessionAffinity();       // YARP's
+            proxy.UseAdmission();             // a slot per destination or a place in the queue; 503 + Retry-After when shed
             proxy.UseLoadBalancing();         // YARP's, with ConsistentHash and WeightedRoundRobin among its policies
             proxy.UseAttemptLog();            // at Debug: each attempt's destination and outcome
             proxy.UseOutlierEjection();       // consecutive 5xx; outside passive health, which would undo it

@@ -34,6 +34,56 @@ internal static class ImageFormatNegotiator
         return avif >= webp ? ImageFormatFeature.Avif : ImageFormatFeature.Webp;
     }
 
+    /// <summary>
+    /// Every class the client accepts: AVIF and WebP when it names them with q above 0, the original when it sends
+    /// no Accept or names any other range with q above 0 (<c>*/*</c>, <c>image/*</c>, <c>image/jpeg</c>...). What
+    /// a cheaper class may be sent instead of the negotiated one (origin protection): never one not accepted.
+    /// </summary>
+    public static AcceptedFormats Accepted(StringValues accept)
+    {
+        var accepted = AcceptedFormats.None;
+        var any = false;
+        foreach (var value in accept)
+        {
+            var rest = value.AsSpan();
+            while (!rest.IsEmpty)
+            {
+                var comma = rest.IndexOf(',');
+                var range = comma < 0 ? rest : rest[..comma];
+                rest = comma < 0 ? default : rest[(comma + 1)..];
+                var semicolon = range.IndexOf(';');
+                var type = (semicolon < 0 ? range : range[..semicolon]).Trim();
+                if (type.IsEmpty)
+                {
+                    continue;
+                }
+
+                any = true;
+                if ((semicolon < 0 ? 1.0 : QualityOf(range[(semicolon + 1)..])) <= 0)
+                {
+                    continue;
+                }
+
+                accepted |= type.Equals("image/avif", StringComparison.OrdinalIgnoreCase) ? AcceptedFormats.Avif
+                    : type.Equals("image/webp", StringComparison.OrdinalIgnoreCase) ? AcceptedFormats.Webp
+                    : AcceptedFormats.Original;
+            }
+        }
+
+        return any ? accepted : AcceptedFormats.Original;
+    }
+
+    /// <summary>
+    /// The next cheaper class than <paramref name="formatClass"/> (avif → webp → original) that the client accepts,
+    /// skipping WebP when only the original is accepted; null when there is none.
+    /// </summary>
+    public static ImageFormatFeature? CheaperAccepted(string formatClass, AcceptedFormats accepted) => formatClass switch
+    {
+        ImageFormats.Avif when (accepted & AcceptedFormats.Webp) != 0 => ImageFormatFeature.Webp,
+        ImageFormats.Avif or ImageFormats.Webp when (accepted & AcceptedFormats.Original) != 0 => ImageFormatFeature.Original,
+        _ => null,
+    };
+
     private static void Consider(ReadOnlySpan<char> range, ref double avif, ref double webp)
     {
         var semicolon = range.IndexOf(';');

@@ -21,6 +21,16 @@ internal interface IImageFormatFeature
 }
 
 
+/// <summary>The format classes a client's Accept allows.</summary>
+[Flags]
+internal enum AcceptedFormats
+{
+    None = 0,
+    Original = 1,
+    Webp = 2,
+    Avif = 4,
+}
+
 /// <summary>One shared, immutable instance per format class: setting the feature allocates nothing.</summary>
 internal sealed class ImageFormatFeature : IImageFormatFeature
 {

@@ -14,6 +14,9 @@ internal sealed class TestOrigins : IAsyncDisposable
 
     public SampleOriginServer this[int index] => _origins[index];
 
+    /// <summary>Origins the test started itself (converters, for instance), disposed with the others.</summary>
+    public static TestOrigins Of(List<SampleOriginServer> origins) => new(origins);
+
     public static async Task<TestOrigins> StartAsync(int count, string prefix = "origin")
     {
         var origins = new List<SampleOriginServer>();

@@ -135,6 +135,7 @@
         body.append(tr);
       }
     }
+    renderAdmission(st.admission || []);
     const cfg = st.config;
     fill($('config'), [
       ['generation', cfg.generation], ['hash', cfg.hash.slice(0, 12)], ['applied', new Date(cfg.appliedAt).toLocaleString()],
@@ -158,6 +159,24 @@
 
   function formatBytes(b) {
     return b >= 1048576 ? (b / 1048576).toFixed(1) + ' MiB' : b >= 1024 ? (b / 1024).toFixed(1) + ' KiB' : b + ' B';
+  }
+
+  // Clusters with Concurrency.MaxPerDestination: per destination in flight / limit (adaptive or fixed), per
+  // cluster its queue; a destination at its limit is marked busy (not unhealthy).
+  function renderAdmission(clusters) {
+    $('admission').hidden = clusters.length === 0;
+    const body = $('admission-table').tBodies[0];
+    body.replaceChildren();
+    for (const cl of clusters) {
+      cl.destinations.forEach((d, i) => {
+        const tr = el('tr', d.inFlight >= d.limit ? 'busy' : '');
+        tr.dataset.cluster = cl.id; tr.dataset.destination = d.id;
+        tr.append(el('td', '', cl.id), el('td', '', d.id), el('td', 'num', String(d.inFlight)),
+          el('td', 'num', cl.adaptive ? `${d.limit} of ${cl.maxPerDestination}` : String(d.limit)),
+          el('td', 'num', i === 0 ? `${cl.queueLength} / ${cl.maxQueue}` : ''));
+        body.append(tr);
+      });
+    }
   }
 
   function fill(dl, rows) {

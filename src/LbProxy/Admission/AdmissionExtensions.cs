@@ -1,0 +1,30 @@
+using LbProxy.Configuration;
+using LbProxy.Control;
+using LbProxy.Metrics;
+
+namespace LbProxy.Admission;
+
+internal static class AdmissionExtensions
+{
+    /// <summary>Concurrency limits per destination with a queue, their check, metrics and status section.</summary>
+    public static IServiceCollection AddLbProxyAdmission(this IServiceCollection services)
+    {
+        services.AddSingleton<IConfigCheck, AdmissionConfigCheck>();
+        services.AddSingleton(static sp => new AdmissionGates(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<AdmissionState>();
+        services.AddSingleton<AdmissionMetrics>();
+        services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<AdmissionMetrics>());
+        services.AddStatusSection<AdmissionState, IReadOnlyList<AdmissionClusterStatus>>(
+            "admission",
+            static state => state.Status(),
+            AdmissionJsonContext.Default.IReadOnlyListAdmissionClusterStatus);
+        return services;
+    }
+
+    /// <summary>Admission: after retries and session affinity, just before YARP's load balancing.</summary>
+    public static IReverseProxyApplicationBuilder UseAdmission(this IReverseProxyApplicationBuilder proxy)
+    {
+        proxy.UseMiddleware<AdmissionMiddleware>();
+        return proxy;
+    }
+}
