@@ -10,6 +10,13 @@ internal sealed partial class LeakWatchdog
     private const int MinSamples = 8;
     private const int MinRecentSamples = 5;
 
+    /// <summary>A window that starts before the warm-up ends (from start-up) is fitted with at least this many samples.</summary>
+    private const int MinEarlySamples = 6;
+
+    /// <summary>A steep rise is at least this many times the threshold; it is held for <c>HoldFor</c> / <see cref="SteepHoldDivisor"/>.</summary>
+    internal const double SteepFactor = 4;
+    internal const int SteepHoldDivisor = 5;
+
     /// <summary>The window lengths tried, in seconds, shortest first; then <c>Window</c> itself.</summary>
     private static readonly double[] WindowLengths = [40, 80, 160, 300];
 
@@ -90,7 +97,8 @@ internal sealed partial class LeakWatchdog
         best = default;
         var found = false;
         var now = _ring.Seconds[_ring.Row(seq)];
-        var earliest = watch.Suspicion.JudgingStartsAt(_startSeconds + options.WarmUp.TotalSeconds);
+        var warmUpEnds = _startSeconds + options.WarmUp.TotalSeconds;
+        var earliest = watch.Suspicion.JudgingStartsAt(watch.FromStart ? _startSeconds : warmUpEnds);
         var longest = options.Window.TotalSeconds;
         var lastTried = long.MinValue;
         for (var index = 0; index <= WindowLengths.Length; index++)
@@ -102,13 +110,14 @@ internal sealed partial class LeakWatchdog
             }
 
             var first = FirstAtOrAfter(seq, Math.Max(now - length, earliest));
-            if (_ring.Seconds[_ring.Row(first)] < earliest || seq - first + 1 < MinSamples || first == lastTried)
+            var early = _ring.Seconds[_ring.Row(first)] < warmUpEnds;
+            if (_ring.Seconds[_ring.Row(first)] < earliest || seq - first + 1 < (early ? MinEarlySamples : MinSamples) || first == lastTried)
             {
                 continue;
             }
 
             lastTried = first;
-            if (!EvaluateWindow(watch, first, seq, options, thresholds, out var figures))
+            if (!EvaluateWindow(watch, first, seq, options, thresholds, early, out var figures))
             {
                 continue;
             }
@@ -129,7 +138,12 @@ internal sealed partial class LeakWatchdog
         return found;
     }
 
-    private bool EvaluateWindow(Watch watch, long first, long last, WatchdogOptions options, ResourceThresholds thresholds, out LeakFigures figures)
+    /// <summary>
+    /// One window. <paramref name="early"/>: it starts before the warm-up ends, and so may hold the start-up transient;
+    /// it counts only when steep. Too short for a refit of its recent half, it is then judged by the whole fit alone,
+    /// and the hold's "still rising" (half of what the slope predicts) tells a steady slope from a step that stopped.
+    /// </summary>
+    private bool EvaluateWindow(Watch watch, long first, long last, WatchdogOptions options, ResourceThresholds thresholds, bool early, out LeakFigures figures)
     {
         figures = default;
         var samples = (int)(last - first + 1);
@@ -165,12 +179,16 @@ internal sealed partial class LeakWatchdog
         }
 
         var recentRise = recent.ProgressSlope * (_windowProgress[samples - 1] - _windowProgress[half]);
-        var met = whole.ProgressT >= options.MinT && slope >= minSlope && rise >= threshold
-            && recent.ProgressT >= options.MinRecentT && recent.ProgressSlope >= minSlope && recentRise >= threshold / 4;
+        var recentFitted = samples - half >= MinRecentSamples;
+        var recentHolds = recentFitted
+            ? recent.ProgressT >= options.MinRecentT && recent.ProgressSlope >= minSlope && recentRise >= threshold / 4
+            : early;
+        var steep = byRequests && rise >= SteepFactor * threshold && (!recentFitted || recent.ProgressSlope >= slope / 2);
+        var met = whole.ProgressT >= options.MinT && slope >= minSlope && rise >= threshold && recentHolds && (!early || steep);
         figures = new LeakFigures(
             byRequests ? LeakCriterion.Requests : LeakCriterion.Time, met, slope, whole.ProgressT, rise, whole.Baseline, threshold,
             _ring.Seconds[lastRow] - _ring.Seconds[firstRow], requests, _windowCounts[samples - 1], _windowInFlight[0], Math.Max(whole.InFlightSlope, 0),
-            countSum / samples, _windowInFlight[samples - 1], _ring.Generation[lastRow] - _ring.Generation[firstRow]);
+            countSum / samples, _windowInFlight[samples - 1], _ring.Generation[lastRow] - _ring.Generation[firstRow], steep);
         return true;
     }
 

@@ -38,6 +38,14 @@ internal static class WatchedResources
     /// <summary>Working set: the minimum over this many seconds, which removes the gen0 sawtooth.</summary>
     public static double FloorSeconds(WatchedResource resource) => resource == WatchedResource.WorkingSet ? 30 : 0;
 
+    /// <summary>
+    /// Judged from start-up, without waiting out the warm-up, when the slope is steep: a leak that came with a deploy
+    /// starts with the process. Timers only: their start-up transient is a few dozen (JIT, first connections, the
+    /// hosting's own), far below a steep rise, while threads, connections, the queue and the working set all climb at
+    /// start under load for reasons the model cannot see yet (thread injection, pools filling, the heap growing).
+    /// </summary>
+    public static bool FromStart(WatchedResource resource) => resource == WatchedResource.Timers;
+
     /// <summary>The runtime rarely gives memory back to the OS promptly: "back at idle" is not asked of the working set.</summary>
     public static bool IdleCheck(WatchedResource resource) => resource != WatchedResource.WorkingSet;
 }
