@@ -20,6 +20,9 @@ internal sealed partial class LeakWatchdog
     /// <summary>The window lengths tried, in seconds, shortest first; then <c>Window</c> itself.</summary>
     private static readonly double[] WindowLengths = [40, 80, 160, 300];
 
+    /// <summary>A cost per request is computed over at least this many requests; with fewer, the previous figure stands.</summary>
+    private const long MinCostRequests = 50;
+
     private long Raw(WatchedResource resource, int row) => resource switch
     {
         WatchedResource.Timers => _ring.Timers[row],
@@ -59,6 +62,12 @@ internal sealed partial class LeakWatchdog
     {
         var row = _ring.Row(seq);
         var now = _ring.Seconds[row];
+        if (watch.PerRequest)
+        {
+            DeriveCost(watch, seq);
+            return;
+        }
+
         double count = Raw(watch.Resource, row);
         if (watch.Floor > 0)
         {
@@ -76,6 +85,24 @@ internal sealed partial class LeakWatchdog
             var before = Math.Max(_ring.Oldest, first - 1);
             watch.ConnectionsOpened[row] = _ring.ConnectionsOpened[row] - _ring.ConnectionsOpened[_ring.Row(before)];
         }
+    }
+
+    /// <summary>
+    /// A cost per request, over the lag: CPU microseconds or allocated bytes divided by the requests completed. The load
+    /// envelope and the connections opened over the lag (TLS handshakes, pools filling) are its explanations by load.
+    /// </summary>
+    private void DeriveCost(Watch watch, long seq)
+    {
+        var row = _ring.Row(seq);
+        var first = FirstAtOrAfter(seq, _ring.Seconds[row] - watch.Lag);
+        var before = _ring.Row(Math.Max(_ring.Oldest, first - 1));
+        var requests = _ring.Completed[row] - _ring.Completed[before];
+        var previous = seq > _ring.Oldest ? watch.Count[_ring.Row(seq - 1)] : 0;
+        watch.Count[row] = requests < MinCostRequests ? previous
+            : watch.Resource == WatchedResource.CpuPerRequest ? 1e6 * (_ring.CpuSeconds[row] - _ring.CpuSeconds[before]) / requests
+            : (double)(_ring.Allocated[row] - _ring.Allocated[before]) / requests;
+        watch.InFlight[row] = PeakInFlight(seq, watch.Lag);
+        watch.ConnectionsOpened[row] = _ring.ConnectionsOpened[row] - _ring.ConnectionsOpened[before];
     }
 
     /// <summary>The mean count over the last three samples (fewer at start).</summary>
@@ -151,6 +178,11 @@ internal sealed partial class LeakWatchdog
         var lastRow = _ring.Row(last);
         var requests = _ring.Completed[lastRow] - _ring.Completed[firstRow];
         var byRequests = requests >= options.MinRequests;
+        if (!byRequests && watch.PerRequest)
+        {
+            return false;
+        }
+
         var countSum = 0.0;
         for (var index = 0; index < samples; index++)
         {

@@ -17,6 +17,8 @@ internal sealed partial class LeakWatchdog
 
         public bool FromStart { get; } = WatchedResources.FromStart(resource);
 
+        public bool PerRequest { get; } = WatchedResources.PerRequest(resource);
+
         /// <summary>The count (for the working set, its floor).</summary>
         public double[] Count { get; } = new double[capacity];
 

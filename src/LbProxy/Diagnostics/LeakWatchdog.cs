@@ -63,7 +63,7 @@ internal sealed partial class LeakWatchdog
             SuspectName,
             ObserveSuspects,
             unit: null,
-            description: "1 while the leak watchdog suspects the resource (timers, threadpool_threads, threadpool_queue, connections, working_set) of leaking, else 0.");
+            description: "1 while the leak watchdog suspects the resource (timers, threadpool_threads, threadpool_queue, connections, working_set) of leaking, or a cost per request (cpu_per_request, alloc_per_request) of rising with requests served, else 0.");
         meterFactory.Create(LbProxyMeter.Name).CreateObservableGauge(
             CulpritName,
             ObserveCulprits,

@@ -136,8 +136,8 @@ internal static class RuntimeCensus
     }
 
     /// <summary>
-    /// What grew from <paramref name="baseline"/> to <paramref name="now"/>: the owners whose count rose, most first,
-    /// at most <paramref name="top"/>.
+    /// What grew from <paramref name="baseline"/> to <paramref name="now"/>: the owners whose count rose by at least 2 and
+    /// a twentieth of the largest growth, most first, at most <paramref name="top"/>.
     /// </summary>
     public static IReadOnlyList<CensusGrowth> Growth(IReadOnlyList<CensusEntry> baseline, IReadOnlyList<CensusEntry> now, int top)
     {
@@ -158,6 +158,10 @@ internal static class RuntimeCensus
         }
 
         grown.Sort(static (a, b) => b.Growth.CompareTo(a.Growth));
+
+        // A timer or two more of some owner is noise (a lazily started loop): only owners within a twentieth of the leader's growth count.
+        var floor = grown.Count > 0 ? Math.Max(2, grown[0].Growth / 20) : 0;
+        grown.RemoveAll(g => g.Growth < floor);
         return grown.Count > top ? grown[..top] : grown;
     }
 

@@ -29,6 +29,8 @@ internal sealed class SampleRing
         InFlight = new int[capacity];
         InFlightPeak = new int[capacity];
         Cpu = new float[capacity];
+        CpuSeconds = new double[capacity];
+        Allocated = new long[capacity];
         AllocRate = new float[capacity];
         P50Ms = new float[capacity];
         P99Ms = new float[capacity];
@@ -72,6 +74,11 @@ internal sealed class SampleRing
     public int[] InFlightPeak { get; }
 
     public float[] Cpu { get; }
+
+    /// <summary>CPU time of the process since it started, in seconds, and bytes allocated since start: the cost per request's sums.</summary>
+    public double[] CpuSeconds { get; }
+
+    public long[] Allocated { get; }
 
     public float[] AllocRate { get; }
 
