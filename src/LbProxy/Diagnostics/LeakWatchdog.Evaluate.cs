@@ -13,7 +13,10 @@ internal sealed partial class LeakWatchdog
     /// <summary>A window that starts before the warm-up ends (from start-up) is fitted with at least this many samples.</summary>
     private const int MinEarlySamples = 6;
 
-    /// <summary>A steep rise is at least this many times the threshold; it is held for <c>HoldFor</c> / <see cref="SteepHoldDivisor"/>.</summary>
+    /// <summary>
+    /// A steep rise is at least this many times the threshold (for a cost per request, half as many: its threshold is
+    /// relative to a noisy level); it is held for <c>HoldFor</c> / <see cref="SteepHoldDivisor"/>.
+    /// </summary>
     internal const double SteepFactor = 4;
     internal const int SteepHoldDivisor = 5;
 
@@ -88,7 +91,9 @@ internal sealed partial class LeakWatchdog
     }
 
     /// <summary>
-    /// A cost per request, over the lag: CPU microseconds or allocated bytes divided by the requests completed. The load
+    /// A cost per request, over the lag: CPU microseconds (less the JIT's compiling time, which is most of start-up's and
+    /// tier-up's CPU, measured: the CPU per request jumps and dips by a fifth in the first 30 s under load without it) or
+    /// allocated bytes divided by the requests completed. The load
     /// envelope and the connections opened over the lag (TLS handshakes, pools filling) are its explanations by load.
     /// </summary>
     private void DeriveCost(Watch watch, long seq)
@@ -99,7 +104,8 @@ internal sealed partial class LeakWatchdog
         var requests = _ring.Completed[row] - _ring.Completed[before];
         var previous = seq > _ring.Oldest ? watch.Count[_ring.Row(seq - 1)] : 0;
         watch.Count[row] = requests < MinCostRequests ? previous
-            : watch.Resource == WatchedResource.CpuPerRequest ? 1e6 * (_ring.CpuSeconds[row] - _ring.CpuSeconds[before]) / requests
+            : watch.Resource == WatchedResource.CpuPerRequest
+                ? 1e6 * Math.Max(0, _ring.CpuSeconds[row] - _ring.CpuSeconds[before] - (_ring.JitSeconds[row] - _ring.JitSeconds[before])) / requests
             : (double)(_ring.Allocated[row] - _ring.Allocated[before]) / requests;
         watch.InFlight[row] = PeakInFlight(seq, watch.Lag);
         watch.ConnectionsOpened[row] = _ring.ConnectionsOpened[row] - _ring.ConnectionsOpened[before];
@@ -125,7 +131,10 @@ internal sealed partial class LeakWatchdog
         var found = false;
         var now = _ring.Seconds[_ring.Row(seq)];
         var warmUpEnds = _startSeconds + options.WarmUp.TotalSeconds;
-        var earliest = watch.Suspicion.JudgingStartsAt(watch.FromStart ? _startSeconds : warmUpEnds);
+        // From start-up only until the warm-up and one HoldFor have passed (time for a start-up episode to be held):
+        // later, a window from start-up would fit a leak that began mid-run as a kink, with a baseline below zero.
+        var fromStart = watch.FromStart && now < warmUpEnds + options.HoldFor.TotalSeconds;
+        var earliest = watch.Suspicion.JudgingStartsAt(fromStart ? _startSeconds : warmUpEnds);
         var longest = options.Window.TotalSeconds;
         var lastTried = long.MinValue;
         for (var index = 0; index <= WindowLengths.Length; index++)
@@ -215,7 +224,9 @@ internal sealed partial class LeakWatchdog
         var recentHolds = recentFitted
             ? recent.ProgressT >= options.MinRecentT && recent.ProgressSlope >= minSlope && recentRise >= threshold / 4
             : early;
-        var steep = byRequests && rise >= SteepFactor * threshold && (!recentFitted || recent.ProgressSlope >= slope / 2);
+        // Steep is asked (and shortens the hold) only of a window from start-up: later, a leak that starts mid-run is
+        // held for the whole HoldFor, so that the figures it is declared with come from a window that is mostly leak.
+        var steep = early && byRequests && rise >= (watch.PerRequest ? SteepFactor / 2 : SteepFactor) * threshold && (!recentFitted || recent.ProgressSlope >= slope / 2);
         var met = whole.ProgressT >= options.MinT && slope >= minSlope && rise >= threshold && recentHolds && (!early || steep);
         figures = new LeakFigures(
             byRequests ? LeakCriterion.Requests : LeakCriterion.Time, met, slope, whole.ProgressT, rise, whole.Baseline, threshold,

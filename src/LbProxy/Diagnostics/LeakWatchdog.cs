@@ -65,6 +65,16 @@ internal sealed partial class LeakWatchdog
             unit: null,
             description: "1 while the leak watchdog suspects the resource (timers, threadpool_threads, threadpool_queue, connections, working_set) of leaking, or a cost per request (cpu_per_request, alloc_per_request) of rising with requests served, else 0.");
         meterFactory.Create(LbProxyMeter.Name).CreateObservableGauge(
+            "lbproxy.request.cpu",
+            () => Cost(WatchedResource.CpuPerRequest) / 1e6,
+            unit: "s",
+            description: "CPU time per proxied request over the last 10 s (JIT compiling excluded), as the watchdog fits it: compare builds with lbproxy_build_info.");
+        meterFactory.Create(LbProxyMeter.Name).CreateObservableGauge(
+            "lbproxy.request.allocated",
+            () => Cost(WatchedResource.AllocPerRequest),
+            unit: "By",
+            description: "Bytes allocated per proxied request over the last 10 s, as the watchdog fits it.");
+        meterFactory.Create(LbProxyMeter.Name).CreateObservableGauge(
             CulpritName,
             ObserveCulprits,
             unit: null,
@@ -144,6 +154,13 @@ internal sealed partial class LeakWatchdog
         LeakCriterion.Time => "keeps rising at low traffic",
         _ => "does not come back to its idle level without traffic",
     };
+
+    /// <summary>The newest cost per request (µs or bytes), 0 before the first sample with traffic.</summary>
+    private double Cost(WatchedResource resource)
+    {
+        var newest = _ring.Newest;
+        return newest > 0 ? _watches[(int)resource].Count[_ring.Row(newest)] : 0;
+    }
 
     /// <summary>The census of the resource's owners, all of them (bounded by the census), or null where it is not available.</summary>
     private static IReadOnlyList<CensusEntry>? TakeCensus(WatchedResource resource)

@@ -126,6 +126,7 @@ internal sealed partial class RuntimeSampler : IHostedService, IDisposable
             _ring.AllocRate[r] = (float)((allocated - _lastAllocated) / seconds);
             _ring.CpuSeconds[r] = cpu.TotalSeconds;
             _ring.Allocated[r] = allocated;
+            _ring.JitSeconds[r] = System.Runtime.JitInfo.GetCompilationTime(currentThread: false).TotalSeconds;
             _ring.ClientConnections[r] = client;
             _ring.UpstreamConnections[r] = upstream;
             _ring.Connections[r] = client + upstream;

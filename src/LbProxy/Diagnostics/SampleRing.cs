@@ -31,6 +31,7 @@ internal sealed class SampleRing
         Cpu = new float[capacity];
         CpuSeconds = new double[capacity];
         Allocated = new long[capacity];
+        JitSeconds = new double[capacity];
         AllocRate = new float[capacity];
         P50Ms = new float[capacity];
         P99Ms = new float[capacity];
@@ -79,6 +80,9 @@ internal sealed class SampleRing
     public double[] CpuSeconds { get; }
 
     public long[] Allocated { get; }
+
+    /// <summary>Time spent compiling by the JIT since start, all threads: taken out of the CPU per request (start-up and tier-up are not a leak).</summary>
+    public double[] JitSeconds { get; }
 
     public float[] AllocRate { get; }
 

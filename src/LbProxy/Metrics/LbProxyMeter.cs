@@ -41,4 +41,6 @@ internal static class MetricTags
     public const string Endpoint = "endpoint";
     public const string Resource = "resource";
     public const string Owner = "owner";
+    public const string Version = "version";
+    public const string Commit = "commit";
 }

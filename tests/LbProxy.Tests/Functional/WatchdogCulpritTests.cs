@@ -72,7 +72,11 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
         using var client = Client(proxy);
         await using var traffic = new RatedTraffic(client, 250, maxRequests: 250 * 90, bound: TimeSpan.FromSeconds(90));
 
-        var flagged = await WaitFlaggedAsync(client, traffic, "cpu_per_request", TimeSpan.FromSeconds(75));
+        var flagged = await WaitFlaggedAsync(client, traffic, "cpu_per_request", TimeSpan.FromSeconds(75), async () =>
+        {
+            var resources = JsonNode.Parse(await GetAsync(client, "/_lb/status"))!["watchdog"]!["resources"]!.AsArray();
+            output.WriteLine($"{traffic.Elapsed.TotalSeconds:F0} s, {traffic.Sent} requests: " + string.Join(", ", resources.Skip(5).Select(r => $"{r!["resource"]} {r["state"]} {(double)r["current"]!:F0}")));
+        });
         output.WriteLine($"event at 250/s: cpu_per_request flagged after {flagged.Requests} requests, {flagged.Seconds:F0} s");
         output.WriteLine(string.Join('\n', proxy.StandardOutput.Where(l => l.Contains("Suspected leak", StringComparison.Ordinal))));
         Assert.InRange(flagged.Seconds, 1, 60);
@@ -112,10 +116,18 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => _directory.Delete(recursive: true);
 
-    private static async Task<(long Requests, double Seconds)> WaitFlaggedAsync(HttpClient client, RatedTraffic traffic, string resource, TimeSpan bound)
+    private static async Task<(long Requests, double Seconds)> WaitFlaggedAsync(HttpClient client, RatedTraffic traffic, string resource, TimeSpan bound, Func<Task>? each = null)
     {
         var result = await Poll.TryUntilAsync(
-            async () => (await MetricsScrape.TakeAsync(client)).Single("lbproxy_watchdog_suspect", ("resource", resource)),
+            async () =>
+            {
+                if (each is not null)
+                {
+                    await each();
+                }
+
+                return (await MetricsScrape.TakeAsync(client)).Single("lbproxy_watchdog_suspect", ("resource", resource));
+            },
             static suspect => suspect == 1,
             bound,
             TimeSpan.FromSeconds(1));
