@@ -21,6 +21,7 @@ internal static class DiagnosticsExtensions
         services.AddHostedService(static sp => sp.GetRequiredService<RuntimeSampler>());
         services.AddSingleton<LivePage>();
         services.AddControlEndpoints<RuntimeEndpoint>();
+        services.AddControlEndpoints<CensusEndpoint>();
         services.AddControlEndpoints<LivePageEndpoints>();
         services.AddStatusSection<LeakWatchdog, WatchdogStatus>("watchdog", static watchdog => watchdog.Status(), DiagnosticsJsonContext.Default.WatchdogStatus);
         return services;

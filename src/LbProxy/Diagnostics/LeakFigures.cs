@@ -11,7 +11,10 @@ internal enum LeakCriterion
 /// <summary>
 /// One evaluation of one resource over one window: the fitted slope not explained by load, its t-statistic, the
 /// rise over the window and the baseline it rose from. A struct, so evaluating costs no allocation; a suspicion
-/// keeps its figures in a <see cref="LeakEpisode"/>.
+/// keeps its figures in a <see cref="LeakEpisode"/>. <c>Steep</c>: a window that starts before the warm-up ends (or any
+/// window of a cost per request) whose rise is at least <see cref="LeakWatchdog.SteepFactor"/> times the threshold (half
+/// that for a cost per request) and whose recent slope keeps up with the whole window's; only such a window counts
+/// before the warm-up ends, and its condition is held for a fifth of <c>HoldFor</c>.
 /// </summary>
 internal readonly record struct LeakFigures(
     LeakCriterion Criterion,
@@ -28,7 +31,8 @@ internal readonly record struct LeakFigures(
     double EnvelopeSlope,
     double LoadLevel,
     double InFlightPeak,
-    long Reloads);
+    long Reloads,
+    bool Steep = false);
 
 /// <summary>A suspicion, from its declaration: the figures that convinced the watchdog, published whole to the status readers.</summary>
 internal sealed record LeakEpisode(LeakFigures Figures, DateTimeOffset Since);

@@ -10,8 +10,21 @@ internal sealed partial class LeakWatchdog
     private const int MinSamples = 8;
     private const int MinRecentSamples = 5;
 
+    /// <summary>A window that starts before the warm-up ends (from start-up) is fitted with at least this many samples.</summary>
+    private const int MinEarlySamples = 6;
+
+    /// <summary>
+    /// A steep rise is at least this many times the threshold (for a cost per request, half as many: its threshold is
+    /// relative to a noisy level); it is held for <c>HoldFor</c> / <see cref="SteepHoldDivisor"/>.
+    /// </summary>
+    internal const double SteepFactor = 4;
+    internal const int SteepHoldDivisor = 5;
+
     /// <summary>The window lengths tried, in seconds, shortest first; then <c>Window</c> itself.</summary>
     private static readonly double[] WindowLengths = [40, 80, 160, 300];
+
+    /// <summary>A cost per request is computed over at least this many requests; with fewer, the previous figure stands.</summary>
+    private const long MinCostRequests = 50;
 
     private long Raw(WatchedResource resource, int row) => resource switch
     {
@@ -52,6 +65,12 @@ internal sealed partial class LeakWatchdog
     {
         var row = _ring.Row(seq);
         var now = _ring.Seconds[row];
+        if (watch.PerRequest)
+        {
+            DeriveCost(watch, seq);
+            return;
+        }
+
         double count = Raw(watch.Resource, row);
         if (watch.Floor > 0)
         {
@@ -69,6 +88,27 @@ internal sealed partial class LeakWatchdog
             var before = Math.Max(_ring.Oldest, first - 1);
             watch.ConnectionsOpened[row] = _ring.ConnectionsOpened[row] - _ring.ConnectionsOpened[_ring.Row(before)];
         }
+    }
+
+    /// <summary>
+    /// A cost per request, over the lag: CPU microseconds (less the JIT's compiling time, which is most of start-up's and
+    /// tier-up's CPU, measured: the CPU per request jumps and dips by a fifth in the first 30 s under load without it) or
+    /// allocated bytes divided by the requests completed. The load
+    /// envelope and the connections opened over the lag (TLS handshakes, pools filling) are its explanations by load.
+    /// </summary>
+    private void DeriveCost(Watch watch, long seq)
+    {
+        var row = _ring.Row(seq);
+        var first = FirstAtOrAfter(seq, _ring.Seconds[row] - watch.Lag);
+        var before = _ring.Row(Math.Max(_ring.Oldest, first - 1));
+        var requests = _ring.Completed[row] - _ring.Completed[before];
+        var previous = seq > _ring.Oldest ? watch.Count[_ring.Row(seq - 1)] : 0;
+        watch.Count[row] = requests < MinCostRequests ? previous
+            : watch.Resource == WatchedResource.CpuPerRequest
+                ? 1e6 * Math.Max(0, _ring.CpuSeconds[row] - _ring.CpuSeconds[before] - (_ring.JitSeconds[row] - _ring.JitSeconds[before])) / requests
+            : (double)(_ring.Allocated[row] - _ring.Allocated[before]) / requests;
+        watch.InFlight[row] = PeakInFlight(seq, watch.Lag);
+        watch.ConnectionsOpened[row] = _ring.ConnectionsOpened[row] - _ring.ConnectionsOpened[before];
     }
 
     /// <summary>The mean count over the last three samples (fewer at start).</summary>
@@ -90,7 +130,11 @@ internal sealed partial class LeakWatchdog
         best = default;
         var found = false;
         var now = _ring.Seconds[_ring.Row(seq)];
-        var earliest = watch.Suspicion.JudgingStartsAt(_startSeconds + options.WarmUp.TotalSeconds);
+        var warmUpEnds = _startSeconds + options.WarmUp.TotalSeconds;
+        // From start-up only until the warm-up and one HoldFor have passed (time for a start-up episode to be held):
+        // later, a window from start-up would fit a leak that began mid-run as a kink, with a baseline below zero.
+        var fromStart = watch.FromStart && now < warmUpEnds + options.HoldFor.TotalSeconds;
+        var earliest = watch.Suspicion.JudgingStartsAt(fromStart ? _startSeconds : warmUpEnds);
         var longest = options.Window.TotalSeconds;
         var lastTried = long.MinValue;
         for (var index = 0; index <= WindowLengths.Length; index++)
@@ -102,13 +146,14 @@ internal sealed partial class LeakWatchdog
             }
 
             var first = FirstAtOrAfter(seq, Math.Max(now - length, earliest));
-            if (_ring.Seconds[_ring.Row(first)] < earliest || seq - first + 1 < MinSamples || first == lastTried)
+            var early = _ring.Seconds[_ring.Row(first)] < warmUpEnds;
+            if (_ring.Seconds[_ring.Row(first)] < earliest || seq - first + 1 < (early ? MinEarlySamples : MinSamples) || first == lastTried)
             {
                 continue;
             }
 
             lastTried = first;
-            if (!EvaluateWindow(watch, first, seq, options, thresholds, out var figures))
+            if (!EvaluateWindow(watch, first, seq, options, thresholds, early, out var figures))
             {
                 continue;
             }
@@ -129,7 +174,12 @@ internal sealed partial class LeakWatchdog
         return found;
     }
 
-    private bool EvaluateWindow(Watch watch, long first, long last, WatchdogOptions options, ResourceThresholds thresholds, out LeakFigures figures)
+    /// <summary>
+    /// One window. <paramref name="early"/>: it starts before the warm-up ends, and so may hold the start-up transient;
+    /// it counts only when steep. Too short for a refit of its recent half, it is then judged by the whole fit alone,
+    /// and the hold's "still rising" (half of what the slope predicts) tells a steady slope from a step that stopped.
+    /// </summary>
+    private bool EvaluateWindow(Watch watch, long first, long last, WatchdogOptions options, ResourceThresholds thresholds, bool early, out LeakFigures figures)
     {
         figures = default;
         var samples = (int)(last - first + 1);
@@ -137,6 +187,11 @@ internal sealed partial class LeakWatchdog
         var lastRow = _ring.Row(last);
         var requests = _ring.Completed[lastRow] - _ring.Completed[firstRow];
         var byRequests = requests >= options.MinRequests;
+        if (!byRequests && watch.PerRequest)
+        {
+            return false;
+        }
+
         var countSum = 0.0;
         for (var index = 0; index < samples; index++)
         {
@@ -165,12 +220,18 @@ internal sealed partial class LeakWatchdog
         }
 
         var recentRise = recent.ProgressSlope * (_windowProgress[samples - 1] - _windowProgress[half]);
-        var met = whole.ProgressT >= options.MinT && slope >= minSlope && rise >= threshold
-            && recent.ProgressT >= options.MinRecentT && recent.ProgressSlope >= minSlope && recentRise >= threshold / 4;
+        var recentFitted = samples - half >= MinRecentSamples;
+        var recentHolds = recentFitted
+            ? recent.ProgressT >= options.MinRecentT && recent.ProgressSlope >= minSlope && recentRise >= threshold / 4
+            : early;
+        // Steep is asked (and shortens the hold) only of a window from start-up: later, a leak that starts mid-run is
+        // held for the whole HoldFor, so that the figures it is declared with come from a window that is mostly leak.
+        var steep = early && byRequests && rise >= (watch.PerRequest ? SteepFactor / 2 : SteepFactor) * threshold && (!recentFitted || recent.ProgressSlope >= slope / 2);
+        var met = whole.ProgressT >= options.MinT && slope >= minSlope && rise >= threshold && recentHolds && (!early || steep);
         figures = new LeakFigures(
             byRequests ? LeakCriterion.Requests : LeakCriterion.Time, met, slope, whole.ProgressT, rise, whole.Baseline, threshold,
             _ring.Seconds[lastRow] - _ring.Seconds[firstRow], requests, _windowCounts[samples - 1], _windowInFlight[0], Math.Max(whole.InFlightSlope, 0),
-            countSum / samples, _windowInFlight[samples - 1], _ring.Generation[lastRow] - _ring.Generation[firstRow]);
+            countSum / samples, _windowInFlight[samples - 1], _ring.Generation[lastRow] - _ring.Generation[firstRow], steep);
         return true;
     }
 

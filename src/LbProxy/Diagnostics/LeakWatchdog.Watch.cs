@@ -15,6 +15,10 @@ internal sealed partial class LeakWatchdog
 
         public bool IdleCheck { get; } = WatchedResources.IdleCheck(resource);
 
+        public bool FromStart { get; } = WatchedResources.FromStart(resource);
+
+        public bool PerRequest { get; } = WatchedResources.PerRequest(resource);
+
         /// <summary>The count (for the working set, its floor).</summary>
         public double[] Count { get; } = new double[capacity];
 
@@ -25,6 +29,15 @@ internal sealed partial class LeakWatchdog
         public double[] ConnectionsOpened { get; } = new double[capacity];
 
         public LeakSuspicion Suspicion { get; } = new(time);
+
+        /// <summary>Timers and the thread-pool queue: owners are counted by a census, and the growth since its baseline names the culprit.</summary>
+        public bool Census { get; } = resource is WatchedResource.Timers or WatchedResource.ThreadPoolQueue;
+
+        /// <summary>The census this resource's growth is measured from: at start-up, then at each clear.</summary>
+        public IReadOnlyList<CensusEntry>? CensusBaseline { get; set; }
+
+        /// <summary>The owners that grew, named when the suspicion was declared (top 3); read by status readers.</summary>
+        public volatile IReadOnlyList<CensusGrowth>? Culprits;
 
         /// <summary>The level the count comes back to without traffic, learnt at idle (and after each reload).</summary>
         public double? IdleReference { get; set; }

@@ -21,6 +21,10 @@ namespace LbProxy.Diagnostics;
 internal sealed partial class LeakWatchdog
 {
     public const string SuspectName = "lbproxy.watchdog.suspect";
+    public const string CulpritName = "lbproxy.watchdog.culprit.info";
+
+    /// <summary>The owners named per suspect resource: in the warning, the status and <c>lbproxy_watchdog_culprit_info</c>.</summary>
+    public const int Culprits = 3;
 
     private readonly SampleRing _ring;
     private readonly IOptionsMonitor<WatchdogOptions> _options;
@@ -59,7 +63,22 @@ internal sealed partial class LeakWatchdog
             SuspectName,
             ObserveSuspects,
             unit: null,
-            description: "1 while the leak watchdog suspects the resource (timers, threadpool_threads, threadpool_queue, connections, working_set) of leaking, else 0.");
+            description: "1 while the leak watchdog suspects the resource (timers, threadpool_threads, threadpool_queue, connections, working_set) of leaking, or a cost per request (cpu_per_request, alloc_per_request) of rising with requests served, else 0.");
+        meterFactory.Create(LbProxyMeter.Name).CreateObservableGauge(
+            "lbproxy.request.cpu",
+            () => Cost(WatchedResource.CpuPerRequest) / 1e6,
+            unit: "s",
+            description: "CPU time per proxied request over the last 10 s (JIT compiling excluded), as the watchdog fits it: compare builds with lbproxy_build_info.");
+        meterFactory.Create(LbProxyMeter.Name).CreateObservableGauge(
+            "lbproxy.request.allocated",
+            () => Cost(WatchedResource.AllocPerRequest),
+            unit: "By",
+            description: "Bytes allocated per proxied request over the last 10 s, as the watchdog fits it.");
+        meterFactory.Create(LbProxyMeter.Name).CreateObservableGauge(
+            CulpritName,
+            ObserveCulprits,
+            unit: null,
+            description: "1 for each owner (code that created them) whose timers or queued work items grew since the baseline census, while the resource is a suspect; at most 3 per resource.");
     }
 
     public bool WarmingUp => _warmingUp;
@@ -80,6 +99,11 @@ internal sealed partial class LeakWatchdog
         foreach (var watch in _watches)
         {
             Derive(watch, seq);
+            if (watch.Census && watch.CensusBaseline is null)
+            {
+                // At start-up: a few hundred timers at most, a millisecond. Whatever leaks from the first request grows from here.
+                watch.CensusBaseline = TakeCensus(watch.Resource);
+            }
         }
 
         foreach (var watch in _watches)
@@ -109,7 +133,7 @@ internal sealed partial class LeakWatchdog
                     episode.Figures.Rise,
                     episode.Figures.Criterion == LeakCriterion.Requests ? episode.Figures.Slope : null,
                     episode.Figures.Criterion == LeakCriterion.Time ? episode.Figures.Slope : null,
-                    episode.Figures.T, episode.Figures.WindowSeconds, episode.Figures.Requests, episode.Since, suspicion.Episodes)
+                    episode.Figures.T, episode.Figures.WindowSeconds, episode.Figures.Requests, episode.Since, suspicion.Episodes, watch.Culprits)
                 : new WatchdogResourceStatus(
                     watch.Name, suspicion.Pending ? "pending" : "ok", null, null, current, null, null, null, null, null, null, null, null, suspicion.Episodes);
         }
@@ -130,6 +154,47 @@ internal sealed partial class LeakWatchdog
         LeakCriterion.Time => "keeps rising at low traffic",
         _ => "does not come back to its idle level without traffic",
     };
+
+    /// <summary>The newest cost per request (µs or bytes), 0 before the first sample with traffic.</summary>
+    private double Cost(WatchedResource resource)
+    {
+        var newest = _ring.Newest;
+        return newest > 0 ? _watches[(int)resource].Count[_ring.Row(newest)] : 0;
+    }
+
+    /// <summary>The census of the resource's owners, all of them (bounded by the census), or null where it is not available.</summary>
+    private static IReadOnlyList<CensusEntry>? TakeCensus(WatchedResource resource)
+    {
+        if (resource == WatchedResource.Timers)
+        {
+            var timers = RuntimeCensus.TakeTimers(RuntimeCensus.MaxOwners);
+            return timers.Available ? timers.Owners : null;
+        }
+
+        var queue = RuntimeCensus.TakeQueue(RuntimeCensus.MaxOwners);
+        return queue.Available ? queue.Owners : null;
+    }
+
+    /// <summary>The owners that grew since the baseline, most first: taken on the sampler's thread when a suspicion is declared.</summary>
+    private static IReadOnlyList<CensusGrowth>? NameCulprits(Watch watch) =>
+        watch.CensusBaseline is { } baseline && TakeCensus(watch.Resource) is { } now ? RuntimeCensus.Growth(baseline, now, Culprits) : null;
+
+    private Measurement<int>[] ObserveCulprits()
+    {
+        var measurements = new List<Measurement<int>>();
+        foreach (var watch in _watches)
+        {
+            if (watch.Suspicion.Suspect && watch.Culprits is { } culprits)
+            {
+                foreach (var culprit in culprits)
+                {
+                    measurements.Add(new Measurement<int>(1, new KeyValuePair<string, object?>(MetricTags.Resource, watch.Name), new KeyValuePair<string, object?>(MetricTags.Owner, culprit.Owner)));
+                }
+            }
+        }
+
+        return [.. measurements];
+    }
 
     private Measurement<int>[] ObserveSuspects()
     {
@@ -165,13 +230,21 @@ internal sealed partial class LeakWatchdog
             : null;
         var progress = hit is { Criterion: LeakCriterion.Requests } ? _ring.Completed[row] / 1000.0 : now / 60;
         var reading = new LeakReading(now, watch.Count[row], watch.InFlight[row], RecentMean(watch, seq), progress);
-        switch (watch.Suspicion.Advance(reading, hit, options.HoldFor, options.ClearFor))
+        var holdFor = hit is { Steep: true } ? options.HoldFor / SteepHoldDivisor : options.HoldFor;
+        switch (watch.Suspicion.Advance(reading, hit, holdFor, options.ClearFor))
         {
             case LeakTransition.Declared:
-                LogSuspected(watch.Name, watch.Suspicion.Episode!.Figures);
+                watch.Culprits = watch.Census ? NameCulprits(watch) : null;
+                LogSuspected(watch.Name, watch.Suspicion.Episode!.Figures, watch.Culprits);
                 break;
             case LeakTransition.Cleared:
                 LogCleared(_logger, watch.Name, reading.Count, watch.Suspicion.Episode!.Figures.Baseline);
+                watch.Culprits = null;
+                if (watch.Census)
+                {
+                    watch.CensusBaseline = TakeCensus(watch.Resource);
+                }
+
                 break;
             default:
                 break;

@@ -15,4 +15,5 @@ internal sealed class RuntimeEndpoint(TimeProvider time, ProcessUptime uptime, L
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(RuntimeSnapshot))]
 [JsonSerializable(typeof(WatchdogStatus))]
+[JsonSerializable(typeof(RuntimeCensusAnswer))]
 internal sealed partial class DiagnosticsJsonContext : JsonSerializerContext;

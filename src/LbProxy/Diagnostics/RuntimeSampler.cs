@@ -124,6 +124,9 @@ internal sealed partial class RuntimeSampler : IHostedService, IDisposable
             _ring.GcHeap[r] = GC.GetTotalMemory(forceFullCollection: false);
             _ring.WorkingSet[r] = _memory.Bytes();
             _ring.AllocRate[r] = (float)((allocated - _lastAllocated) / seconds);
+            _ring.CpuSeconds[r] = cpu.TotalSeconds;
+            _ring.Allocated[r] = allocated;
+            _ring.JitSeconds[r] = System.Runtime.JitInfo.GetCompilationTime(currentThread: false).TotalSeconds;
             _ring.ClientConnections[r] = client;
             _ring.UpstreamConnections[r] = upstream;
             _ring.Connections[r] = client + upstream;

@@ -29,6 +29,9 @@ internal sealed class SampleRing
         InFlight = new int[capacity];
         InFlightPeak = new int[capacity];
         Cpu = new float[capacity];
+        CpuSeconds = new double[capacity];
+        Allocated = new long[capacity];
+        JitSeconds = new double[capacity];
         AllocRate = new float[capacity];
         P50Ms = new float[capacity];
         P99Ms = new float[capacity];
@@ -72,6 +75,14 @@ internal sealed class SampleRing
     public int[] InFlightPeak { get; }
 
     public float[] Cpu { get; }
+
+    /// <summary>CPU time of the process since it started, in seconds, and bytes allocated since start: the cost per request's sums.</summary>
+    public double[] CpuSeconds { get; }
+
+    public long[] Allocated { get; }
+
+    /// <summary>Time spent compiling by the JIT since start, all threads: taken out of the CPU per request (start-up and tier-up are not a leak).</summary>
+    public double[] JitSeconds { get; }
 
     public float[] AllocRate { get; }
 

@@ -52,8 +52,16 @@ internal sealed class WatchdogOptions
 
     public ResourceThresholds WorkingSet { get; set; } = new() { MinRise = 64 << 20, RelativeRise = 0.25, MinSlopePer1000Requests = 256 << 10, MinSlopePerMinute = 8 << 20 };
 
+    /// <summary>CPU microseconds per request (MinSlopePerMinute is not used: a cost is judged against requests only).</summary>
+    public ResourceThresholds CpuPerRequest { get; set; } = new() { MinRise = 50, RelativeRise = 0.10, MinSlopePer1000Requests = 5, MinSlopePerMinute = 0 };
+
+    /// <summary>Bytes allocated per request.</summary>
+    public ResourceThresholds AllocPerRequest { get; set; } = new() { MinRise = 16 << 10, RelativeRise = 0.25, MinSlopePer1000Requests = 1 << 10, MinSlopePerMinute = 0 };
+
     public ResourceThresholds For(WatchedResource resource) => resource switch
     {
+        WatchedResource.CpuPerRequest => CpuPerRequest,
+        WatchedResource.AllocPerRequest => AllocPerRequest,
         WatchedResource.Timers => Timers,
         WatchedResource.ThreadPoolThreads => ThreadPoolThreads,
         WatchedResource.ThreadPoolQueue => ThreadPoolQueue,

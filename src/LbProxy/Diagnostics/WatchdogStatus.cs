@@ -5,7 +5,8 @@ internal sealed record WatchdogStatus(bool Enabled, bool WarmingUp, IReadOnlyLis
 
 /// <summary>
 /// One resource: <c>ok</c>, <c>pending</c> (the condition holds, not yet for HoldFor) or <c>suspect</c>, with the
-/// figures that convinced the watchdog while it is a suspect.
+/// figures that convinced the watchdog while it is a suspect, and for timers (and the thread-pool queue) the owners
+/// that grew since the baseline census (<see cref="LeakWatchdog"/>'s culprits).
 /// </summary>
 internal sealed record WatchdogResourceStatus(
     string Resource,
@@ -21,4 +22,5 @@ internal sealed record WatchdogResourceStatus(
     double? WindowSeconds,
     long? RequestsInWindow,
     DateTimeOffset? Since,
-    int Episodes);
+    int Episodes,
+    IReadOnlyList<CensusGrowth>? Culprits = null);

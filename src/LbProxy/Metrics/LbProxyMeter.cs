@@ -40,4 +40,7 @@ internal static class MetricTags
     public const string Sni = "sni";
     public const string Endpoint = "endpoint";
     public const string Resource = "resource";
+    public const string Owner = "owner";
+    public const string Version = "version";
+    public const string Commit = "commit";
 }

@@ -24,6 +24,7 @@ internal static class MetricsExtensions
         services.AddSingleton<DestinationMetrics>();
         services.AddSingleton<ConfigMetrics>();
         services.AddSingleton<ThreadPoolGauges>();
+        services.AddSingleton<BuildInfo>();
         services.AddSingleton<IConfigChangeListener, ClusterSeriesConfigListener>();
         services.AddOpenTelemetry()
             .ConfigureResource(static resource => resource.AddService("lbproxy", serviceVersion: typeof(MetricsExtensions).Assembly.GetName().Version?.ToString()))
@@ -60,6 +61,7 @@ internal static class MetricsExtensions
         endpoints.ServiceProvider.GetRequiredService<DestinationMetrics>();
         endpoints.ServiceProvider.GetRequiredService<ConfigMetrics>();
         endpoints.ServiceProvider.GetRequiredService<ThreadPoolGauges>();
+        endpoints.ServiceProvider.GetRequiredService<BuildInfo>();
         endpoints.MapPrometheusScrapingEndpoint(WellKnownPaths.Metrics).WithOrder(int.MinValue);
         return endpoints;
     }

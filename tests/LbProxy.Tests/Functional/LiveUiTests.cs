@@ -56,7 +56,7 @@ public sealed class LiveUiTests
         using var data = await SendAsync(proxy, "/_lb/ui/data?since=0", cookie);
         Assert.Equal(HttpStatusCode.OK, data.StatusCode);
         using var json = JsonDocument.Parse(await data.Content.ReadAsStringAsync());
-        Assert.Equal(5, json.RootElement.GetProperty("status").GetProperty("watchdog").GetProperty("resources").GetArrayLength());
+        Assert.Equal(7, json.RootElement.GetProperty("status").GetProperty("watchdog").GetProperty("resources").GetArrayLength());
         // The cookie is the page's only: it opens no other control endpoint.
         using var status = await SendAsync(proxy, "/_lb/status", cookie);
         Assert.Equal(HttpStatusCode.Unauthorized, status.StatusCode);
@@ -73,7 +73,7 @@ public sealed class LiveUiTests
     {
         await using var origins = await TestOrigins.StartAsync(1);
         await using var proxy = await TestProxy.StartAsync(TestConfig.CatchAll(origins.All), "--LbProxy:Control:Token", Token);
-        string[] resources = ["timers", "threadpool_threads", "threadpool_queue", "connections", "working_set"];
+        string[] resources = ["timers", "threadpool_threads", "threadpool_queue", "connections", "working_set", "cpu_per_request", "alloc_per_request"];
 
         foreach (var path in (string[])["/_lb/runtime", "/_lb/status"])
         {

@@ -184,6 +184,13 @@
     for (const [k, v, cls] of rows) dl.append(el('dt', '', k), el('dd', cls || '', String(v)));
   }
 
+  // The owners a census found grown (timers, queue): what leaks them, as pprof's goroutine view would name it.
+  function culprits(r) {
+    return r.culprits && r.culprits.length
+      ? ': grew ' + r.culprits.map(c => `${c.owner} +${c.growth.toLocaleString('en')}`).join(', ')
+      : '';
+  }
+
   function renderWatchdog(w) {
     const box = $('watchdog');
     const suspects = w.resources.filter(r => r.state === 'suspect');
@@ -192,7 +199,7 @@
     box.className = 'watchdog ' + state;
     box.dataset.state = state;
     $('watchdog-text').textContent = suspects.length
-      ? 'Suspected leak: ' + suspects.map(r => `${r.resource} (${r.reason})`).join('; ')
+      ? 'Suspected leak: ' + suspects.map(r => `${r.resource} (${r.reason})` + culprits(r)).join('; ')
       : w.warmingUp ? 'warming up' : pending.length ? 'watching: ' + pending.map(r => r.resource).join(', ') : 'no suspect';
     const body = $('watchdog-table').tBodies[0];
     body.replaceChildren();
