@@ -155,8 +155,15 @@ public sealed class AdmissionTests
 
         var holder = GetAsync("/low/hold.jpg", "image/webp");
         await Poll.UntilAsync(() => origins[0].Stats.InFlight == 1, Bound, "the first request at the origin");
-        var low = Enumerable.Range(0, 3).Select(i => GetAsync($"/low/{i}.jpg")).ToList();
-        await Poll.UntilAsync(async () => await QueueLengthAsync(proxy) == 3, Bound, "three low requests queued");
+        // One at a time, each queued before the next is sent: their order of arrival is the order asserted below.
+        var low = new List<Task>();
+        for (var i = 0; i < 3; i++)
+        {
+            low.Add(GetAsync($"/low/{i}.jpg"));
+            var queued = i + 1;
+            await Poll.UntilAsync(async () => await QueueLengthAsync(proxy) == queued, Bound, $"low request {i} queued");
+        }
+
         var high = Enumerable.Range(0, 3).Select(i => GetAsync($"/high/{i}.jpg")).ToList();
         await Poll.UntilAsync(async () => await QueueLengthAsync(proxy) == 6, Bound, "three high requests queued behind them");
 
