@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Text.Json.Nodes;
 using LbProxy.Tests.Infrastructure;
 
 namespace LbProxy.Tests.Functional;
@@ -41,9 +42,10 @@ public sealed class AvailabilityTimeoutTests
         await using var stopped = ProxyProcess.Start(directory.Path, "origin", "--urls", "http://127.0.0.1:0", "--id", "stopped");
         var stoppedAddress = await stopped.WaitUntilListeningAsync(Bound);
         await using var proxy = await StartProxyAsync([("stopped", stoppedAddress), (healthy[0].Id, healthy[0].Address)]);
-        // Both answer first, so the proxy holds pooled connections to the one about to stop.
-        var warm = await TimedLoopsAsync(proxy.Client, Loops, 10);
-        Assert.All(warm, static r => Assert.Equal(200, r.Status));
+        // Both answer first, so the proxy holds pooled connections to the one about to stop, and the one about to stop
+        // is in: a first answer slower than a timeout on a loaded machine (a fresh process's JIT) takes it out for 10 s,
+        // and then nothing would be sent to it while stopped (CI once saw exactly that: no request waited at all).
+        await WarmUntilInAsync(proxy, "stopped");
 
         stopped.Signal(SigStop);
         try
@@ -70,6 +72,27 @@ public sealed class AvailabilityTimeoutTests
         var results = await TimedLoopsAsync(proxy.Client, Loops, RequestsPerLoop);
 
         AssertNoneFailed(results, ConnectTimeout);
+    }
+
+    /// <summary>Warm rounds (bounded) until <paramref name="destinationId"/> has answered and <c>/_lb/status</c> shows it available.</summary>
+    private static async Task WarmUntilInAsync(TestProxy proxy, string destinationId)
+    {
+        using var bound = new CancellationTokenSource(Bound);
+        while (true)
+        {
+            var warm = await TimedLoopsAsync(proxy.Client, Loops, 10);
+            Assert.All(warm, static r => Assert.Equal(200, r.Status));
+            var status = JsonNode.Parse(await proxy.Client.GetStringAsync("/_lb/status", bound.Token))!;
+            var destination = status["clusters"]!.AsArray()
+                .SelectMany(static c => c!["destinations"]!.AsArray())
+                .Single(d => d!["id"]!.GetValue<string>() == destinationId)!;
+            if (destination["available"]!.GetValue<bool>() && destination["requests"]!.GetValue<long>() > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), bound.Token);
+        }
     }
 
     private const int SigStop = 19;
