@@ -152,6 +152,13 @@ def p99(q, by):
 
 
 CPU = f'sum by (instance) (rate(dotnet_process_cpu_time_seconds_total{s()}[{RI}]))'
+# Health is a per-replica fact: each replica probes every destination itself. Summed over replicas it double counts
+# (two replicas, 5 destinations: 10); so it is kept per instance, or taken min/max across the fleet.
+HEALTHY = f'lbproxy_destination_healthy{s()}'
+HEALTHY_PER_REPLICA = f'sum by (instance, cluster) ({HEALTHY})'
+# 1 for a destination one replica holds healthy and another not, 0 when they agree (also with one replica).
+DISAGREE = ('max by (cluster, destination) (lbproxy_destination_healthy{' + SEL + ', cluster=~"$cluster"})'
+            ' - min by (cluster, destination) (lbproxy_destination_healthy{' + SEL + ', cluster=~"$cluster"})')
 RPS = f'sum by (instance) (rate({REQ}{s()}[{RI}]))'
 TIMERS = f'sum by (instance) (dotnet_timer_count{s()})'
 INFLIGHT = f'sum by (instance) (lbproxy_proxy_active_requests{s()})'
@@ -173,6 +180,12 @@ overview = dashboard(
         panel("All HTTP requests by status (Kestrel)", "Every request the server answered, unrouted 404s and control-plane calls included.",
               "reqps", [(f'sum by (http_response_status_code) (rate(http_server_request_duration_seconds_count{s()}[{RI}]))',
                          "{{http_response_status_code}}")], stack=True),
+        panel("Requests per replica", "Proxied requests per second each replica (instance) forwards, and the whole fleet's: "
+              "each request is counted once, by the replica that took it. Replicas far apart: the Service or the "
+              "client's connections do not spread evenly.", "reqps",
+              [(RPS, "{{instance}}"), (f'sum(rate({REQ}{s()}[{RI}]))', "fleet")]),
+        panel("Replicas", "LbProxy processes exporting metrics, per job: the fleet size as Prometheus sees it.", "short",
+              [(f'count by (job) (lbproxy_config_generation{s()})', "{{job}}")]),
         row("Runtime at a glance"),
         panel("CPU (cores)", "CPU seconds per second, user and system.", "short", [(CPU, "{{instance}}")]),
         panel("Active timers", "System.Threading.Timer instances alive: the story's leak climbs here and never comes back.",
@@ -184,9 +197,15 @@ overview = dashboard(
               [(f'sum by (instance) (dotnet_process_memory_working_set_bytes{s()})', "working set {{instance}}"),
                (f'sum by (instance) (dotnet_gc_last_collection_heap_size_bytes{s()})', "GC heap {{instance}}")]),
         row("Health and config"),
-        panel("Healthy destinations", "Destinations YARP may send traffic to, out of all configured.", "short",
-              [(f'sum by (cluster) (lbproxy_destination_healthy{s()})', "healthy {{cluster}}"),
-               (f'count by (cluster) (lbproxy_destination_healthy{s()})', "configured {{cluster}}")]),
+        panel("Healthy destinations per replica", "Destinations each replica (instance) may send traffic to, out of those it has "
+              "(configured, or resolved from DNS). Per replica, never summed over replicas: two replicas that both see 5 "
+              "destinations show 5 twice, not 10.", "short",
+              [(f'{HEALTHY_PER_REPLICA}', "healthy {{instance}} {{cluster}}"),
+               (f'count by (instance, cluster) ({HEALTHY})', "of {{instance}} {{cluster}}")]),
+        panel("Healthy destinations, fleet", "Across the replicas: the fewest and the most healthy destinations any one replica "
+              "sees, per cluster. Apart: the replicas disagree on health (Upstreams, Replicas disagreeing on health).", "short",
+              [(f'min by (cluster) ({HEALTHY_PER_REPLICA})', "fewest {{cluster}}"),
+               (f'max by (cluster) ({HEALTHY_PER_REPLICA})', "most {{cluster}}")]),
         panel("Config generation", "Generation of the applied config, and whether the last reload succeeded (1) or was rejected (0).",
               "short", [(f'max by (instance) (lbproxy_config_generation{s()})', "generation {{instance}}"),
                         (f'min by (instance) (lbproxy_config_last_reload_success{s()})', "last reload ok {{instance}}")]),
@@ -257,8 +276,16 @@ upstreams = dashboard(
         row("Destinations"),
         panel("Requests per destination", "Proxied requests per second by destination.", "reqps",
               [(f'sum by (cluster, destination) (rate({REQ}{s(US)}[{RI}]))', "{{cluster}}/{{destination}}")], stack=True),
-        panel("Destination health", "1 when YARP may send the destination traffic, 0 when health checks or an ejection mark it unhealthy.",
+        panel("Destination health", "1 when YARP may send the destination traffic, 0 when health checks or an ejection mark it "
+              "unhealthy; across replicas the lowest (0 when any replica holds it unhealthy).",
               "bool", [(f'min by (cluster, destination) (lbproxy_destination_healthy{s(US)})', "{{cluster}}/{{destination}}")]),
+        panel("Replicas disagreeing on health", "1 for a destination that one replica holds healthy and another unhealthy, 0 when "
+              "every replica agrees. A lasting 1: the replicas see the origin differently (a network path, a policy, a "
+              "probe timing out from some nodes), and their consistent hashing sends its keys to different origins.",
+              "short", [(DISAGREE, "{{cluster}}/{{destination}}")]),
+        panel("Healthy destinations per replica", "Healthy destinations of each cluster as each replica (instance) sees them. "
+              "Lines apart: the replicas disagree (see Replicas disagreeing on health).", "short",
+              [(f'sum by (instance, cluster) (lbproxy_destination_healthy{s(US)})', "{{instance}} {{cluster}}")]),
         panel("In-flight per destination", "Requests being forwarded to each destination now.", "short",
               [(f'sum by (cluster, destination) (lbproxy_proxy_active_requests{s(US)})', "{{cluster}}/{{destination}}")]),
         panel("p99 per destination", "99th percentile of proxied request time per destination.", "s",

@@ -96,7 +96,61 @@ public sealed partial class DashboardLintTests
         Assert.Contains(queries, static q => q.Expr.Contains("lbproxy_outlier_ejections_total", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void HealthyDestinations_NeverSummedOverReplicas()
+    {
+        const string Health = "lbproxy_destination_healthy";
+        var queries = Dashboards.PanelQueries().Where(static q => q.Expr.Contains(Health, StringComparison.Ordinal)).ToList();
+        var sums = queries.SelectMany(static q => SumOf(q.Expr, Health).Select(by => (q.Where, q.Expr, By: by))).ToList();
+
+        // The panel the issue saw double counting: it is there, per replica, and each of its queries keeps the
+        // instance or takes the fewest / most across replicas.
+        var overview = queries.Where(static q => q.Where.StartsWith("lbproxy-overview.json / Healthy destinations", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(overview);
+        Assert.All(overview, static q => Assert.True(
+            Regex.IsMatch(q.Expr, @"^(?:(?:min|max) by \(cluster\) \()?(?:sum|count) by \(instance, cluster\) \("),
+            $"{q.Where}: neither per instance nor min/max across replicas: {q.Expr}"));
+        Assert.NotEmpty(sums);
+        Assert.All(sums, static s => Assert.True(s.By.Contains("instance"), $"{s.Where}: sums {Health} over replicas (by {string.Join(", ", s.By)}): {s.Expr}"));
+    }
+
+    [Fact]
+    public void SumReader_FindsTheSumThatDoubleCounted()
+    {
+        // What the Overview showed before: 4 of 5 with two replicas. The check above must see it.
+        Assert.Equal([["cluster"]], SumOf("sum by (cluster) (lbproxy_destination_healthy{job=~\"$job\", instance=~\"$instance\"})", "lbproxy_destination_healthy"));
+        Assert.Equal([[]], SumOf("sum(lbproxy_destination_healthy)", "lbproxy_destination_healthy"));
+        Assert.Empty(SumOf("max by (cluster) (sum by (instance, cluster) (lbproxy_other))", "lbproxy_destination_healthy"));
+    }
+
+    [Fact]
+    public async Task DisagreementPanel_QueriesHealthSpreadAcrossReplicas_OfAMetricLbProxyExports()
+    {
+        var panel = Dashboards.PanelQueries().Where(static q => q.Where.Contains("disagreeing", StringComparison.OrdinalIgnoreCase)).ToList();
+
+        var query = Assert.Single(panel);
+        var spread = HealthSpread().Match(query.Expr);
+        Assert.True(spread.Success, $"{query.Where}: not max by (...) (m) - min by (...) (m) over one metric: {query.Expr}");
+        var by = spread.Groups["by"].Value.Split(',', StringSplitOptions.TrimEntries);
+        Assert.Contains("destination", by);
+        Assert.DoesNotContain("instance", by); // across the replicas, not within one
+
+        // The metric is one a real LbProxy exports, per destination.
+        await using var origins = await TestOrigins.StartAsync(1);
+        await using var proxy = await TestProxy.StartAsync(new TestConfig().Route("images", "images", "/images/{**path}").Cluster("images", origins.All).ToJson());
+        var scrape = await MetricsScrape.TakeAsync(proxy.Client);
+        Assert.Contains(scrape.Where(spread.Groups["metric"].Value), static s => s.Labels.ContainsKey("destination"));
+    }
+
+    /// <summary>The grouping labels of each <c>sum</c> applied directly to <paramref name="metric"/>'s series.</summary>
+    private static List<string[]> SumOf(string expr, string metric) =>
+        [.. Regex.Matches(expr, @"\bsum\s*(?:by\s*\(([^)]*)\)\s*)?\(\s*" + Regex.Escape(metric) + @"\b")
+            .Select(static m => m.Groups[1].Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))];
+
     private static JsonElement Root(string name) => Dashboards.All.Single(d => d.Dashboard == name).Root;
+
+    [GeneratedRegex(@"^max by \((?<by>[^)]*)\) \((?<metric>\w+)\{[^}]*\}\) - min by \(\k<by>\) \(\k<metric>\{[^}]*\}\)$")]
+    private static partial Regex HealthSpread();
 
     [GeneratedRegex(@"\b(?:rate|irate)\s*\((?:[^()\[]|\([^()]*\))*\[([^\]]+)\]")]
     private static partial Regex RateWindow();
