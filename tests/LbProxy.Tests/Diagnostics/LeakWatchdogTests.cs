@@ -68,6 +68,21 @@ public sealed class LeakWatchdogTests
 
     [Theory]
     [MemberData(nameof(Seeds))]
+    public void Observe_CpuPerRequestRisingFromTheFirstRequest_SuspectsCpuPerRequestWithin60Seconds(int seed)
+    {
+        // A handler per request on a static event at 250 requests/s, as measured on the built proxy with the leak hook:
+        // CPU per request rose by about 135 µs per 1,000 requests from about 1,000 µs.
+        using var harness = new Harness(seed) { Process = { Rps = 250, CpuLeakMicrosPer1000Requests = 135 } };
+
+        var flaggedAt = harness.RunUntilSuspect(WatchedResource.CpuPerRequest, maxSeconds: 120);
+
+        Assert.NotNull(flaggedAt);
+        Assert.InRange(harness.Process.Now, 1, 60);
+        Assert.False(harness.Watchdog.IsSuspect(WatchedResource.Timers));
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
     public void Observe_HealthySteadyTrafficBurstAndReloadStorm_SuspectsNothing(int seed)
     {
         using var harness = new Harness(seed);

@@ -13,6 +13,7 @@ internal sealed class SyntheticProcess(int seed)
     public const double Interval = 2;
 
     private readonly Random _random = new(seed);
+    private readonly Random _costNoise = new(seed + 1000); // its own stream: the other series stay as they were
     private double _now;
     private long _completed;
     private long _opened;
@@ -20,6 +21,8 @@ internal sealed class SyntheticProcess(int seed)
     private double _extraThreads;
     private long _generation = 1;
     private double _sawtooth;
+    private double _cpuSeconds;
+    private long _allocated;
 
     public double Now => _now;
 
@@ -27,6 +30,15 @@ internal sealed class SyntheticProcess(int seed)
 
     /// <summary>Timers left behind per request (1 = the story's bug, 0.01 = one per 100 requests).</summary>
     public double TimersLeakedPerRequest { get; set; }
+
+    /// <summary>
+    /// CPU microseconds per request once warm (±5% noise); the first 20 s cost up to 40% more (JIT, tier-up), falling
+    /// off as a healthy start's does.
+    /// </summary>
+    public double CpuMicrosPerRequest { get; set; } = 1000;
+
+    /// <summary>CPU microseconds each request adds to every later one (a handler per request on a static event).</summary>
+    public double CpuLeakMicrosPer1000Requests { get; set; }
 
     /// <summary>Steady requests per second.</summary>
     public double Rps { get; set; } = 200;
@@ -53,6 +65,10 @@ internal sealed class SyntheticProcess(int seed)
 
         var clientConnections = 8 + (ExtraInFlight > 0 ? ExtraInFlight : 0);
         _opened += ExtraInFlight > 0 ? ExtraInFlight / 4 : _random.Next(0, 2);
+        var startUp = _now < 20 ? 1 + (0.4 * (20 - _now) / 20) : 1;
+        var cost = (CpuMicrosPerRequest * startUp * (0.95 + (0.1 * _costNoise.NextDouble()))) + (CpuLeakMicrosPer1000Requests * _completed / 1000);
+        _cpuSeconds += requests * cost / 1e6;
+        _allocated += requests * (4096 + _costNoise.Next(0, 256));
         _sawtooth = _sawtooth > 48 ? 0 : _sawtooth + (Rps * Interval / 100);
 
         var r = ring.BeginWrite();
@@ -68,6 +84,8 @@ internal sealed class SyntheticProcess(int seed)
             ring.Connections[r] = clientConnections + 4;
             ring.ConnectionsOpened[r] = _opened;
             ring.WorkingSet[r] = (long)((90 + _sawtooth + (_random.NextDouble() * 4)) * (1 << 20)) + (long)(_leakedTimers * 400);
+            ring.CpuSeconds[r] = _cpuSeconds;
+            ring.Allocated[r] = _allocated;
             ring.InFlight[r] = inFlight;
             ring.InFlightPeak[r] = peak;
         }
