@@ -92,7 +92,11 @@ internal sealed class RequestGuardMiddleware(RequestDelegate next)
         }
     }
 
-    /// <summary>Content-Length is 1*DIGIT (RFC 9110 §8.6): <c>+5</c>, <c>5.0</c> or <c> 5</c> inside are refused, as nginx and HAProxy do.</summary>
+    /// <summary>
+    /// Content-Length is 1*DIGIT (RFC 9110 §8.6): <c>+5</c>, <c>5.0</c> or <c> 5</c> inside are refused, as nginx and HAProxy do.
+    /// On Kestrel this is a second line: Kestrel keeps only the number it parsed (<c>+5</c> reads as <c>5</c> here), so the
+    /// spelling is checked where it is still bytes, in <see cref="RequestHeaderDecoding"/>, and such a request never gets here.
+    /// </summary>
     private static bool IsDigits(string? value)
     {
         var digits = value.AsSpan().Trim(" \t");

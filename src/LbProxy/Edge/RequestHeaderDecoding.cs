@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using Microsoft.Net.Http.Headers;
 
 namespace LbProxy.Edge;
 
@@ -12,6 +13,14 @@ namespace LbProxy.Edge;
 /// DEL, 0x80–0xFF) is refused;</item>
 /// <item>a value with a control byte other than HTAB (0x00–0x08, 0x0A–0x1F, 0x7F) is refused: an origin that reads such a
 /// byte as a line break would see a second header (<c>X: X\x04Transfer-Encoding: chunked</c>), a desync;</item>
+/// <item>a <c>Content-Length</c> value with anything but digits is refused (RFC 9110 §8.6: 1*DIGIT), as nginx and HAProxy
+/// do. Kestrel parses that header itself, with a custom encoding as <c>long.TryParse</c> with <see cref="System.Globalization.NumberStyles.Integer"/>,
+/// which takes <c>+5</c> and <c>-0</c>, and keeps only the number: the spelling is gone before any middleware could see
+/// it, and <c>+5</c> went upstream as <c>5</c>, a desync behind a front end that reads it otherwise. Kestrel decodes the
+/// value with this encoding just before that parse, so this is the one place the spelling can be checked. Here a refusal
+/// must not throw (Kestrel does not catch a decoder exception around that parse: the connection would drop with no
+/// answer); every byte but a digit decodes as U+FFFD, as a replacement fallback would, which no integer parse takes, and
+/// Kestrel answers its own 400 (invalid Content-Length). Whitespace around the value is not part of it;</item>
 /// <item>every other value byte, 0x80–0xFF (obs-text) included, is decoded as Latin-1, one char per byte, and goes upstream
 /// as the same byte (the forwarder encodes request headers as Latin-1): opaque data, as RFC 9110 §5.5 asks, never a 502.</item>
 /// </list>
@@ -32,8 +41,9 @@ internal static class RequestHeaderDecoding
         [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F,
          0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F, 0x7F]);
 
-    private static readonly Encoding Value = new FieldValueEncoding(capture: false);
-    private static readonly Encoding ConnectionValue = new FieldValueEncoding(capture: true);
+    private static readonly Encoding Value = new FieldValueEncoding(FieldValueRule.Plain);
+    private static readonly Encoding ConnectionValue = new FieldValueEncoding(FieldValueRule.KeepConnection);
+    private static readonly Encoding ContentLengthValue = new FieldValueEncoding(FieldValueRule.DigitsOnly);
     private static readonly Encoding RefusedName = new RefusingEncoding();
 
     /// <summary>For <c>KestrelServerOptions.RequestHeaderEncodingSelector</c>.</summary>
@@ -46,20 +56,36 @@ internal static class RequestHeaderDecoding
             return RefusedName;
         }
 
-        return ConnectionHeaderCapture.IsConnection(headerName) ? ConnectionValue : Value;
+        if (ConnectionHeaderCapture.IsConnection(headerName))
+        {
+            return ConnectionValue;
+        }
+
+        return IsContentLength(headerName) ? ContentLengthValue : Value;
     }
 
-    /// <summary>Latin-1, refusing the control bytes; Kestrel's decode reaches these pointer overloads.</summary>
-    private sealed class FieldValueEncoding(bool capture) : Encoding
+    private static bool IsContentLength(string headerName) =>
+        ReferenceEquals(headerName, HeaderNames.ContentLength) || headerName.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>What a value's bytes must be besides free of control bytes, and whether a copy is kept.</summary>
+    private enum FieldValueRule
+    {
+        Plain,
+        KeepConnection,
+        DigitsOnly,
+    }
+
+    /// <summary>Latin-1, refusing the control bytes (and for a length, all but digits); Kestrel's decode reaches these pointer overloads.</summary>
+    private sealed class FieldValueEncoding(FieldValueRule rule) : Encoding
     {
         public override int GetByteCount(char[] chars, int index, int count) => Latin1.GetByteCount(chars, index, count);
 
         public override int GetBytes(char[] chars, int charIndex, int charCount, byte[] bytes, int byteIndex) =>
             Latin1.GetBytes(chars, charIndex, charCount, bytes, byteIndex);
 
-        public override int GetCharCount(byte[] bytes, int index, int count) => CheckedCount(bytes.AsSpan(index, count));
+        public override int GetCharCount(byte[] bytes, int index, int count) => CheckedCount(bytes.AsSpan(index, count), rule);
 
-        public override unsafe int GetCharCount(byte* bytes, int count) => CheckedCount(new ReadOnlySpan<byte>(bytes, count));
+        public override unsafe int GetCharCount(byte* bytes, int count) => CheckedCount(new ReadOnlySpan<byte>(bytes, count), rule);
 
         public override int GetChars(byte[] bytes, int byteIndex, int byteCount, char[] chars, int charIndex) =>
             Decode(bytes.AsSpan(byteIndex, byteCount), chars.AsSpan(charIndex));
@@ -71,8 +97,13 @@ internal static class RequestHeaderDecoding
 
         public override int GetMaxCharCount(int byteCount) => byteCount;
 
-        private static int CheckedCount(ReadOnlySpan<byte> bytes)
+        private static int CheckedCount(ReadOnlySpan<byte> bytes, FieldValueRule rule)
         {
+            if (rule == FieldValueRule.DigitsOnly)
+            {
+                return bytes.Length; // refused by what it decodes to, never by a throw
+            }
+
             if (bytes.ContainsAny(ForbiddenValueBytes))
             {
                 throw new DecoderFallbackException("a header value carries a control byte");
@@ -83,15 +114,36 @@ internal static class RequestHeaderDecoding
 
         private int Decode(ReadOnlySpan<byte> bytes, Span<char> chars)
         {
-            CheckedCount(bytes);
+            if (rule == FieldValueRule.DigitsOnly)
+            {
+                return DecodeLength(bytes, chars);
+            }
+
+            CheckedCount(bytes, rule);
             var written = Latin1.GetChars(bytes, chars);
-            if (capture)
+            if (rule == FieldValueRule.KeepConnection)
             {
                 ConnectionHeaderCapture.Keep(chars[..written]);
             }
 
             return written;
         }
+    }
+
+    /// <summary>
+    /// A <c>Content-Length</c> value: digits as themselves, any other byte as U+FFFD, so that Kestrel's parse refuses it.
+    /// Kestrel decodes into room for 20 chars (a <see cref="long"/> has 19 digits at most); a longer value fills it and is
+    /// refused as too long by the same parse.
+    /// </summary>
+    private static int DecodeLength(ReadOnlySpan<byte> bytes, Span<char> chars)
+    {
+        var count = Math.Min(bytes.Length, chars.Length);
+        for (var i = 0; i < count; i++)
+        {
+            chars[i] = bytes[i] is >= (byte)'0' and <= (byte)'9' ? (char)bytes[i] : '\uFFFD';
+        }
+
+        return count;
     }
 
     /// <summary>What a header with a bad name decodes with: nothing, so that Kestrel refuses the request.</summary>

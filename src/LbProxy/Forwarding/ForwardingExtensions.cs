@@ -11,6 +11,7 @@ internal static class ForwardingExtensions
     {
         services.AddLbProxyOptions<ForwardingOptions, ForwardingOptionsValidator>(ForwardingOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<UpstreamConnections>();
+        services.AddSingleton<IConfigCheck, WebSocketRoutesConfigCheck>();
         services.AddReverseProxy().AddConfigFilter<EdgeDefaultsConfigFilter>();
         services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, EdgeForwarderHttpClientFactory>());
         return services;

@@ -74,6 +74,7 @@ internal static class LbProxyHostingExtensions
         {
             proxy.UseLbProxyMetrics();        // first, so it counts every outcome, a 503 with no destination too
             proxy.UseStalledClientCut();      // an HTTP/2 client that takes no response bytes loses its connection
+            proxy.UseWebSocketRoutes();       // upgrades only on routes with "WebSockets.Enabled": "true"; elsewhere a plain request
             proxy.UseRequestDecisionLog();    // at Debug: route, cluster, destination, attempts, status, time
             proxy.UseRateLimits();            // the route's RateLimiterPolicy: over the limit, 429 + Retry-After, never forwarded
             proxy.UseNoHealthyDestinationAnswer(); // 503 + Retry-After naming the cluster

@@ -4,7 +4,8 @@ namespace LbProxy.Transforms;
 
 internal static class TransformsExtensions
 {
-    /// <summary>Header hygiene on every route, built once per route by YARP.</summary>
-    public static IServiceCollection AddLbProxyTransforms(this IServiceCollection services) =>
-        services.AddSingleton<ITransformProvider, HeaderHygieneTransformProvider>();
+    /// <summary>Header hygiene and the path as sent on every route, built once per route by YARP.</summary>
+    public static IServiceCollection AddLbProxyTransforms(this IServiceCollection services) => services
+        .AddSingleton<ITransformProvider, HeaderHygieneTransformProvider>()
+        .AddSingleton<ITransformProvider, RequestTargetTransformProvider>();
 }

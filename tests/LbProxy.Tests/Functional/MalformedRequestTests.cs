@@ -36,6 +36,17 @@ public sealed class MalformedRequestTests : IAsyncLifetime
         { "garbage", "\x01\x02\x03 nonsense\r\n\r\n" },
         { "HTTP/1.0 with chunked", "POST /images/a.jpg HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" },
         { "chunk size past 2^63", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFF\r\nx\r\n0\r\n\r\n" },
+        // Content-Length is 1*DIGIT (RFC 9110 §8.6); nginx and HAProxy refuse every other spelling.
+        { "length with a plus sign", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nabcde" },
+        { "length with a minus zero", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: -0\r\n\r\n" },
+        { "length with a space inside", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 5 5\r\n\r\nabcde" },
+        { "list of two equal lengths", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nabcde" },
+        { "hexadecimal length", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\nabcde" },
+        { "decimal point in length", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 5.0\r\n\r\nabcde" },
+        { "exponent in length", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 5e0\r\n\r\nabcde" },
+        { "superscript digit as length", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: \u00b2\r\n\r\nabcde" },
+        { "control byte in length", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 5\u0001\r\n\r\nabcde" },
+        { "length of 21 digits", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 000000000000000000005\r\n\r\nabcde" },
         { "chunk size of 2^63", "POST /images/a.jpg HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n8000000000000000\r\nx\r\n0\r\n\r\n" },
     };
 
@@ -60,6 +71,20 @@ public sealed class MalformedRequestTests : IAsyncLifetime
         var status = await SendRawAsync("GET /images/a.jpg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 
         Assert.Equal(200, status);
+        Assert.Equal(1, _setup.Origins[0].RequestCount);
+    }
+
+    [Theory]
+    [InlineData("5")]
+    [InlineData("005")]     // leading zeros are still 1*DIGIT
+    [InlineData("5 ")]      // whitespace around a field value is not part of it (RFC 9110 §5.5)
+    public async Task Probe_ADigitsOnlyContentLength_DoesReachTheOrigin(string length)
+    {
+        var response = await RawHttp.SendAsync(_setup.Proxy.Address,
+            $"POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\nConnection: close\r\n\r\nabcde");
+
+        Assert.Equal(200, response.StatusCode);
+        Assert.Contains("\"abcde\"", response.Body, StringComparison.Ordinal);
         Assert.Equal(1, _setup.Origins[0].RequestCount);
     }
 
