@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using LbProxy.Configuration;
 using LbProxy.Edge;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using Yarp.ReverseProxy.Configuration;
@@ -20,12 +21,14 @@ internal static class MetricsExtensions
         services.AddSingleton<MetricsEndpoint>();
         services.AddSingleton<ProxyMetrics>();
         services.AddSingleton<LiveTraffic>();
+        services.TryAddSingleton<IRequestFormatClass, NoRequestFormatClass>(); // Images/ registers the negotiated class first
         services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<ProxyMetrics>());
         services.AddSingleton<DestinationMetrics>();
         services.AddSingleton<ConfigMetrics>();
         services.AddSingleton<ThreadPoolGauges>();
         services.AddSingleton<BuildInfo>();
         services.AddSingleton<IConfigChangeListener, ClusterSeriesConfigListener>();
+        TimedForwarder.Decorate(services);  // after AddReverseProxy (in Forwarding): the time upstream
         services.AddOpenTelemetry()
             .ConfigureResource(static resource => resource.AddService("lbproxy", serviceVersion: typeof(MetricsExtensions).Assembly.GetName().Version?.ToString()))
             .WithMetrics(static metrics => metrics
