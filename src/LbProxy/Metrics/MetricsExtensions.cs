@@ -69,6 +69,25 @@ internal static class MetricsExtensions
         return endpoints;
     }
 
+    /// <summary>
+    /// The end of the pipeline: a request that no endpoint matched (no route, no control endpoint) is answered 404
+    /// here, as the server's own end would, and counted on the live page's status chart. The endpoints run in the
+    /// explicit <c>UseEndpoints</c> before it, which passes on only the requests that matched none: a matched
+    /// request never reaches this.
+    /// </summary>
+    public static WebApplication RunLbProxyNotMatched(this WebApplication app)
+    {
+        var live = app.Services.GetRequiredService<LiveTraffic>();
+        app.UseEndpoints(static _ => { });
+        app.Run(context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            live.NotMatched();
+            return Task.CompletedTask;
+        });
+        return app;
+    }
+
     /// <summary>The metrics stage of the proxy pipeline; put it first so it sees every outcome.</summary>
     public static IReverseProxyApplicationBuilder UseLbProxyMetrics(this IReverseProxyApplicationBuilder proxy)
     {
