@@ -151,6 +151,27 @@ def p99(q, by):
             f'(rate(lbproxy_proxy_duration_seconds_bucket{s()}[{RI}])))')
 
 
+def route_quantile(q):
+    return (f'histogram_quantile({q}, sum by (route, le) '
+            f'(rate(lbproxy_proxy_duration_seconds_bucket{s()}[{RI}])))')
+
+
+SENT = "lbproxy_proxy_response_body_bytes_total"
+RECEIVED = "lbproxy_proxy_request_body_bytes_total"
+# Time per request, by route: the total from lbproxy_proxy_duration_seconds, the part in the forwarder from
+# lbproxy_proxy_upstream_duration_seconds (recorded only for requests that reached an origin, so it is divided by
+# every request's count, and a route whose requests all were answered by the proxy reads 0 upstream).
+ROUTE_REQUESTS = f'sum by (route) (rate(lbproxy_proxy_duration_seconds_count{s()}[{RI}]))'
+ROUTE_TOTAL = f'sum by (route) (rate(lbproxy_proxy_duration_seconds_sum{s()}[{RI}]))'
+ROUTE_UPSTREAM = (f'(sum by (route) (rate(lbproxy_proxy_upstream_duration_seconds_sum{s()}[{RI}])) '
+                  f'or {ROUTE_TOTAL} * 0)')
+REFUSED = f'sum by (instance) (rate(lbproxy_requests_refused_total{s()}[{RI}]))'
+SERVED = f'sum by (instance) (rate(http_server_request_duration_seconds_count{s()}[{RI}]))'
+# The resources the watchdog names culprits for.
+CULPRIT_RESOURCES = s('resource=~"timers|threadpool_queue"')
+# A 0 per instance until the first refusal: the counter has no series before it.
+REFUSED_OR_ZERO = f'({REFUSED} or {SERVED} * 0)'
+
 CPU = f'sum by (instance) (rate(dotnet_process_cpu_time_seconds_total{s()}[{RI}]))'
 # Health is a per-replica fact: each replica probes every destination itself. Summed over replicas it double counts
 # (two replicas, 5 destinations: 10); so it is kept per instance, or taken min/max across the fleet.
@@ -186,6 +207,36 @@ overview = dashboard(
               [(RPS, "{{instance}}"), (f'sum(rate({REQ}{s()}[{RI}]))', "fleet")]),
         panel("Replicas", "LbProxy processes exporting metrics, per job: the fleet size as Prometheus sees it.", "short",
               [(f'count by (job) (lbproxy_config_generation{s()})', "{{job}}")]),
+        row("Bytes and time per route"),
+        panel("Response bytes by route and format", "Response body bytes written to clients per second, by route, cluster and "
+              "format class (avif, webp, original; none on routes that do not negotiate): the first capacity figure of an "
+              "image edge. Cache hits and the proxy's own answers included.", "Bps",
+              [(f'sum by (route, cluster, format) (rate({SENT}{s()}[{RI}]))', "{{route}} {{cluster}} {{format}}")], stack=True),
+        panel("Request bytes by route and format", "Request body bytes read from clients per second, by route, cluster and format "
+              "class (uploads; 0 for GET traffic).", "Bps",
+              [(f'sum by (route, cluster, format) (rate({RECEIVED}{s()}[{RI}]))', "{{route}} {{cluster}} {{format}}")], stack=True),
+        panel("Latency per route p50 / p99", "Time from the proxy stage taking a request to its response being complete, per route.",
+              "s", [(route_quantile("0.5"), "p50 {{route}}"), (route_quantile("0.99"), "p99 {{route}}")]),
+        panel("Time upstream and in the proxy", "Mean time per request, per route: upstream is the time in the forwarder (sending "
+              "to the origin until its response is copied, every attempt of a retry), proxy the rest of the total (rate limits, "
+              "the cache, the admission queue, balancing). Proxy time growing at flat upstream time: LbProxy, not the origins.",
+              "s", [(f'{ROUTE_UPSTREAM} / {ROUTE_REQUESTS}', "upstream {{route}}"),
+                    (f'({ROUTE_TOTAL} - {ROUTE_UPSTREAM}) / {ROUTE_REQUESTS}', "proxy {{route}}")], stack=True),
+        row("Edge"),
+        panel("Refused requests by reason", "Requests Kestrel refused before the pipeline ran (malformed line or headers, body "
+              "framing, header timeout, too large, ...), per second by reason; 0 when none. Each got a 4xx and never reached "
+              "an origin (alert LbProxyRequestsRefused).", "reqps",
+              [(f'sum by (reason) (rate(lbproxy_requests_refused_total{s()}[{RI}])) or sum by (reason) ({SERVED} * 0)',
+                "{{reason}}")], stack=True),
+        panel("Refused share", "Refused requests among all requests received (served + refused), per instance: what "
+              "LbProxyRequestsRefused alerts on above 1% for 10 minutes.", "percentunit",
+              [(f'{REFUSED_OR_ZERO} / ({SERVED} + {REFUSED_OR_ZERO})', "{{instance}}")]),
+        panel("Certificate expiry", "Time left on the certificate served now for each SNI name (* for an endpoint's default), "
+              "per endpoint: LbProxyCertificateExpiresSoon fires under 14 days. Only with HTTPS endpoints.", "s",
+              [(f'min by (endpoint, sni) (lbproxy_tls_certificate_expiry_seconds{s()})', "{{endpoint}} {{sni}}")]),
+        panel("Certificate rotations", "Certificate pairs changed on disk, applied (served to new handshakes) or refused (the last "
+              "good pair keeps serving), over the interval.", "short",
+              [(f'sum by (result) (increase(lbproxy_tls_rotations_total{s()}[{RI}]))', "{{result}}")], stack=True),
         row("Runtime at a glance"),
         panel("CPU (cores)", "CPU seconds per second, user and system.", "short", [(CPU, "{{instance}}")]),
         panel("Active timers", "System.Threading.Timer instances alive: the story's leak climbs here and never comes back.",
@@ -248,6 +299,16 @@ runtime = dashboard(
                (f'sum by (instance) (dotnet_gc_last_collection_memory_committed_size_bytes{s()})', "GC committed {{instance}}")]),
         panel("GC pause time", "Share of time the runtime spent paused in GC.", "percentunit",
               [(f'sum by (instance) (rate(dotnet_gc_pause_time_seconds_total{s()}[{RI}]))', "{{instance}}")]),
+        row("Leak watchdog"),
+        panel("Watchdog suspects", "1 while the leak watchdog suspects a resource of growing with time or with requests "
+              "served (docs/leaks.md), per resource and instance; 0 when it does not.", "short",
+              [(f'max by (instance, resource) (lbproxy_watchdog_suspect{s()})', "{{resource}} {{instance}}")]),
+        panel("Watchdog culprits", "The owners whose timers (or queued work items) grew since the baseline census, named when "
+              "the suspicion was declared: 1 each while the resource is a suspect; 0 (owner \"none named\") otherwise.",
+              "short",
+              [(f'max by (resource, owner) (lbproxy_watchdog_culprit_info{s()}) or on (resource) '
+                f'label_replace(max by (resource) (lbproxy_watchdog_suspect{CULPRIT_RESOURCES}) * 0, '
+                f'"owner", "none named", "", "")', "{{resource}}: {{owner}}")]),
         row("Connections"),
         panel("Client connections", "Connections Kestrel holds open from clients.", "short",
               [(f'sum by (instance) (kestrel_active_connections{s()})', "{{instance}}")]),
@@ -367,7 +428,7 @@ def cache_row():
 
 images = dashboard(
     "lbproxy-images", "LbProxy / Images",
-    "Image format negotiation: requests by the format class served; the hot set: bytes, entries, evictions, purges.",
+    "Image format negotiation: requests and bytes by the format class served; the hot set: bytes, entries, evictions, purges.",
     [
         row("Formats"),
         panel("Requests by format", "Requests of negotiating routes per second by format class (avif, webp, original).", "reqps",
@@ -375,6 +436,12 @@ images = dashboard(
         panel("Format share", "Share of each format class among negotiated requests.", "percentunit",
               [(f'sum by (format) (rate(lbproxy_image_requests_total{s()}[{RI}])) / scalar(sum(rate(lbproxy_image_requests_total{s()}[{RI}])))',
                 "{{format}}")], stack=True),
+        row("Bytes by format"),
+        panel("Response bytes by format", "Response body bytes written to clients per second by format class, all routes (none: "
+              "routes that do not negotiate): what each class costs the edge's bandwidth.", "Bps",
+              [(f'sum by (format) (rate({SENT}{s()}[{RI}]))', "{{format}}")], stack=True),
+        panel("Byte share by format", "Share of each format class among the response bytes written to clients.", "percentunit",
+              [(f'sum by (format) (rate({SENT}{s()}[{RI}])) / scalar(sum(rate({SENT}{s()}[{RI}])))', "{{format}}")], stack=True),
         *cache_row(),
     ])
 

@@ -88,6 +88,7 @@ internal static class LbProxyHostingExtensions
             proxy.UseOutlierEjection();       // consecutive 5xx; outside passive health, which would undo it
             proxy.UsePassiveHealthChecks();   // YARP's (transport failures; a refused connection takes a destination out at once)
         });
+        app.RunLbProxyNotMatched();           // the endpoints, then a 404 for a path no route matches, counted on the live page
         return app;
     }
 }

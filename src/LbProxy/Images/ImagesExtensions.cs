@@ -1,4 +1,5 @@
 using LbProxy.Configuration;
+using LbProxy.Metrics;
 
 namespace LbProxy.Images;
 
@@ -8,6 +9,7 @@ internal static class ImagesExtensions
     {
         services.AddLbProxyOptions<ImagesOptions>(ImagesOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<ImageMetrics>();
+        services.AddSingleton<IRequestFormatClass, ImageFormatClass>(); // the format tag of the byte counters
         return services;
     }
 

@@ -7,7 +7,7 @@ namespace LbProxy.Metrics;
 
 /// <summary>
 /// Cumulative counts of proxied requests for the runtime sampler and the live page: started, completed by status
-/// class, a latency histogram, the peak of requests in flight, and requests per destination. Fed by
+/// class (with the 404s of paths no route matches), a latency histogram, the peak of requests in flight, and requests per destination. Fed by
 /// <see cref="ProxyMetricsMiddleware"/> with a few uncontended Interlocked operations per request and no
 /// allocation (a destination's counter is allocated once, the first time it serves); read by one sampler tick.
 /// </summary>
@@ -54,6 +54,13 @@ internal sealed class LiveTraffic
 
         Interlocked.Increment(ref _completed);
     }
+
+    /// <summary>
+    /// A request no route matched, answered 404 by the proxy: counted with the 4xx of the status chart (an operator
+    /// watching the page sees a client probing paths, or a route missing after a reload), not as a proxied request:
+    /// neither in the latency histogram, nor in flight, nor in the requests the watchdog divides costs by.
+    /// </summary>
+    public void NotMatched() => Interlocked.Increment(ref _byClass[4]);
 
     /// <summary>The peak of requests in flight since the last call, which starts the next peak at the current level.</summary>
     public int TakePeak() => Math.Max(Interlocked.Exchange(ref _peak, InFlight), InFlight);

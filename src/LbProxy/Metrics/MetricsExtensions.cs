@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using LbProxy.Configuration;
 using LbProxy.Edge;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using Yarp.ReverseProxy.Configuration;
@@ -20,12 +21,14 @@ internal static class MetricsExtensions
         services.AddSingleton<MetricsEndpoint>();
         services.AddSingleton<ProxyMetrics>();
         services.AddSingleton<LiveTraffic>();
+        services.TryAddSingleton<IRequestFormatClass, NoRequestFormatClass>(); // Images/ registers the negotiated class first
         services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<ProxyMetrics>());
         services.AddSingleton<DestinationMetrics>();
         services.AddSingleton<ConfigMetrics>();
         services.AddSingleton<ThreadPoolGauges>();
         services.AddSingleton<BuildInfo>();
         services.AddSingleton<IConfigChangeListener, ClusterSeriesConfigListener>();
+        TimedForwarder.Decorate(services);  // after AddReverseProxy (in Forwarding): the time upstream
         services.AddOpenTelemetry()
             .ConfigureResource(static resource => resource.AddService("lbproxy", serviceVersion: typeof(MetricsExtensions).Assembly.GetName().Version?.ToString()))
             .WithMetrics(static metrics => metrics
@@ -64,6 +67,25 @@ internal static class MetricsExtensions
         endpoints.ServiceProvider.GetRequiredService<BuildInfo>();
         endpoints.MapPrometheusScrapingEndpoint(WellKnownPaths.Metrics).WithOrder(int.MinValue);
         return endpoints;
+    }
+
+    /// <summary>
+    /// The end of the pipeline: a request that no endpoint matched (no route, no control endpoint) is answered 404
+    /// here, as the server's own end would, and counted on the live page's status chart. The endpoints run in the
+    /// explicit <c>UseEndpoints</c> before it, which passes on only the requests that matched none: a matched
+    /// request never reaches this.
+    /// </summary>
+    public static WebApplication RunLbProxyNotMatched(this WebApplication app)
+    {
+        var live = app.Services.GetRequiredService<LiveTraffic>();
+        app.UseEndpoints(static _ => { });
+        app.Run(context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            live.NotMatched();
+            return Task.CompletedTask;
+        });
+        return app;
     }
 
     /// <summary>The metrics stage of the proxy pipeline; put it first so it sees every outcome.</summary>

@@ -21,6 +21,12 @@ internal sealed class ProxyMetrics : IClusterSeries, IDisposable
     public const string RequestsName = "lbproxy.proxy.requests";
     public const string DurationName = "lbproxy.proxy.duration";
     public const string ErrorsName = "lbproxy.proxy.errors";
+    public const string UpstreamDurationName = "lbproxy.proxy.upstream.duration";
+    public const string RequestBodyName = "lbproxy.proxy.request.body";
+    public const string ResponseBodyName = "lbproxy.proxy.response.body";
+
+    /// <summary>The format tag of a request whose route does not negotiate image formats.</summary>
+    public const string NoFormat = "none";
 
     /// <summary>The destination tag of a request that never reached one (no healthy destination, or a failure before).</summary>
     public const string NoDestination = "";
@@ -35,9 +41,11 @@ internal sealed class ProxyMetrics : IClusterSeries, IDisposable
     private readonly IMeterFactory _meterFactory;
     private readonly ConfiguredCounter<RequestSeries> _requests;
     private readonly ConfiguredCounter<ErrorSeries> _errors;
+    private readonly ConfiguredCounter<BodySeries> _requestBytes;
+    private readonly ConfiguredCounter<BodySeries> _responseBytes;
     private readonly Lock _durationLock = new();
     private Meter _durationMeter;
-    private volatile Histogram<double> _duration;
+    private volatile Histograms _histograms;
 
     public ProxyMetrics(IMeterFactory meterFactory)
     {
@@ -53,35 +61,72 @@ internal sealed class ProxyMetrics : IClusterSeries, IDisposable
             ErrorsName,
             unit: "{error}",
             description: "Requests that YARP failed to forward, by cluster, destination and YARP's ForwarderError kind.");
-        _durationMeter = CreateDurationMeter(out var histogram);
-        _duration = histogram;
+        _requestBytes = new ConfiguredCounter<BodySeries>(
+            meter,
+            RequestBodyName,
+            unit: "By",
+            description: "Request body bytes read from clients, by route, cluster and negotiated image format class.");
+        _responseBytes = new ConfiguredCounter<BodySeries>(
+            meter,
+            ResponseBodyName,
+            unit: "By",
+            description: "Response body bytes written to clients, by route, cluster and negotiated image format class.");
+        _durationMeter = CreateDurationMeter(out var histograms);
+        _histograms = histograms;
     }
 
     /// <summary>False while nothing listens: the middleware then skips taking timestamps and building tags.</summary>
-    public bool Enabled => _requests.Enabled || _duration.Enabled || _errors.Enabled;
+    public bool Enabled => _requests.Enabled || _histograms.Duration.Enabled || _errors.Enabled || _responseBytes.Enabled;
 
+    /// <summary>
+    /// Records one proxied request. <paramref name="upstream"/> is the time spent in the forwarder, null when the
+    /// request never reached it (answered by the proxy itself: a cache hit, a 429, a 503 with no destination).
+    /// </summary>
     public void RequestCompleted(
         string routeId,
         string clusterId,
         string destinationId,
         int statusCode,
         ForwarderError error,
-        TimeSpan duration)
+        TimeSpan duration,
+        string formatClass = NoFormat,
+        long requestBytes = 0,
+        long responseBytes = 0,
+        TimeSpan? upstream = null)
     {
         if (_requests.Enabled)
         {
             _requests.Add(new RequestSeries(routeId, clusterId, destinationId, statusCode));
         }
 
-        var histogram = _duration;
-        if (histogram.Enabled)
+        if (_responseBytes.Enabled)
+        {
+            var body = new BodySeries(routeId, clusterId, formatClass);
+            _requestBytes.Add(body, requestBytes);
+            _responseBytes.Add(body, responseBytes);
+        }
+
+        var histograms = _histograms;
+        if (histograms.Duration.Enabled)
         {
             var tags = new TagList
             {
+                { MetricTags.Route, routeId },
                 { MetricTags.Cluster, clusterId },
                 { MetricTags.Destination, destinationId },
             };
-            histogram.Record(duration.TotalSeconds, tags);
+            histograms.Duration.Record(duration.TotalSeconds, tags);
+        }
+
+        if (upstream is { } upstreamTime && histograms.Upstream.Enabled)
+        {
+            // No destination: the attempts of a retried request may have gone to several.
+            var tags = new TagList
+            {
+                { MetricTags.Route, routeId },
+                { MetricTags.Cluster, clusterId },
+            };
+            histograms.Upstream.Record(upstreamTime.TotalSeconds, tags);
         }
 
         if (error is not ForwarderError.None && _errors.Enabled)
@@ -98,13 +143,16 @@ internal sealed class ProxyMetrics : IClusterSeries, IDisposable
     {
         var removed = _requests.Configure(ids);
         _errors.Configure(ids);
+        _requestBytes.Configure(ids);
+        _responseBytes.Configure(ids);
         foreach (var cluster in ids.Clusters)
         {
             _errors.Start(new ErrorSeries(cluster.ClusterId, NoDestination, ErrorName(ForwarderError.NoAvailableDestinations)));
         }
 
-        // Every duration series has its request series, so a removed request series tells a duration one is stale.
-        if (removed.Exists(key => !ids.HasDestination(key.Cluster, key.Destination)))
+        // Every duration and upstream series has its request series (same route, cluster, destination), so a removed
+        // request series (a route or a destination gone) tells a histogram series is stale.
+        if (removed.Count > 0)
         {
             ReplaceDurationHistogram();
         }
@@ -125,24 +173,35 @@ internal sealed class ProxyMetrics : IClusterSeries, IDisposable
             // The old meter goes first: OpenTelemetry hands a new instrument the stream of a live one with the same
             // identity, and that stream would leave with the old meter.
             _durationMeter.Dispose();
-            _durationMeter = CreateDurationMeter(out var histogram);
-            _duration = histogram;
+            _durationMeter = CreateDurationMeter(out var histograms);
+            _histograms = histograms;
         }
     }
 
-    private Meter CreateDurationMeter(out Histogram<double> histogram)
+    private Meter CreateDurationMeter(out Histograms histograms)
     {
         // Not from the factory, which caches meters and would hand out the disposed one; its scope is the factory,
         // so this host's exporter (MeterSelection) and the tests' collectors see it as the host's LbProxy meter.
         var meter = new Meter(new MeterOptions(LbProxyMeter.Name) { Scope = _meterFactory });
-        histogram = meter.CreateHistogram(
-            DurationName,
-            unit: "s",
-            description: "Time from the proxy stage taking a request until the response is complete, by cluster and destination.",
-            tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        var advice = new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets };
+        histograms = new Histograms(
+            meter.CreateHistogram(
+                DurationName,
+                unit: "s",
+                description: "Time from the proxy stage taking a request until the response is complete, by route, cluster and destination.",
+                tags: null,
+                advice: advice),
+            meter.CreateHistogram(
+                UpstreamDurationName,
+                unit: "s",
+                description: "Time in the forwarder (sending to the origin until its response is copied, every attempt), by route and cluster.",
+                tags: null,
+                advice: advice));
         return meter;
     }
+
+    /// <summary>The histograms of one meter, swapped together.</summary>
+    private sealed record Histograms(Histogram<double> Duration, Histogram<double> Upstream);
 
     private static string ErrorName(ForwarderError error) =>
         ((uint)error < (uint)ErrorNames.Length ? ErrorNames[(int)error] : null) ?? error.ToString();
@@ -171,6 +230,22 @@ internal readonly record struct RequestSeries(string Route, string Cluster, stri
         { MetricTags.Cluster, Cluster },
         { MetricTags.Destination, Destination },
         { MetricTags.StatusCode, StatusCode },
+    };
+}
+
+/// <summary>
+/// One series of <c>lbproxy_proxy_request_body_bytes_total</c> and <c>lbproxy_proxy_response_body_bytes_total</c>:
+/// the format is one of four fixed classes (avif, webp, original, none), so the series are at most four per route.
+/// </summary>
+internal readonly record struct BodySeries(string Route, string Cluster, string Format) : IConfiguredSeriesKey
+{
+    public bool IsConfiguredIn(ConfiguredIds ids) => ids.HasRoute(Route) && ids.HasCluster(Cluster);
+
+    public TagList Tags() => new()
+    {
+        { MetricTags.Route, Route },
+        { MetricTags.Cluster, Cluster },
+        { MetricTags.Format, Format },
     };
 }
 

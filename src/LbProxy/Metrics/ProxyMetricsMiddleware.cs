@@ -7,14 +7,17 @@ namespace LbProxy.Metrics;
 /// The first stage of YARP's proxy pipeline: it sees every request a route matched, whatever happens after it
 /// (session affinity, load balancing, no healthy destination, forwarding), and records it once the response is
 /// complete. Built once with the pipeline; per request it takes two timestamps, bumps the live counts that the
-/// runtime sampler and the leak watchdog read (always, exporter or not), and builds stack-only tags.
+/// runtime sampler and the leak watchdog read (always, exporter or not), counts the body bytes and the time in the
+/// forwarder through the request's reused <see cref="ProxyExchange"/> (while an exporter listens), and builds
+/// stack-only tags.
 /// </summary>
-internal sealed class ProxyMetricsMiddleware(RequestDelegate next, ProxyMetrics metrics, LiveTraffic live, TimeProvider time)
+internal sealed class ProxyMetricsMiddleware(RequestDelegate next, ProxyMetrics metrics, LiveTraffic live, IRequestFormatClass formats, TimeProvider time)
 {
     public async Task Invoke(HttpContext context)
     {
         var start = time.GetTimestamp();
         live.Started();
+        var exchange = metrics.Enabled ? ProxyExchange.Begin(context) : null;
         try
         {
             await next(context);
@@ -22,16 +25,17 @@ internal sealed class ProxyMetricsMiddleware(RequestDelegate next, ProxyMetrics 
         catch
         {
             // The server turns an unhandled exception into a 500 after we return; count it as such.
-            Record(context, StatusCodes.Status500InternalServerError, start);
+            Record(context, StatusCodes.Status500InternalServerError, start, exchange);
             throw;
         }
 
-        Record(context, context.Response.StatusCode, start);
+        Record(context, context.Response.StatusCode, start, exchange);
     }
 
-    private void Record(HttpContext context, int statusCode, long start)
+    private void Record(HttpContext context, int statusCode, long start, ProxyExchange? exchange)
     {
         var end = time.GetTimestamp();
+        exchange?.End(context);
         var proxy = context.Features.Get<IReverseProxyFeature>();
         live.Finished(statusCode, end - start, proxy?.ProxiedDestination);
         if (proxy is null || !metrics.Enabled)
@@ -45,6 +49,10 @@ internal sealed class ProxyMetricsMiddleware(RequestDelegate next, ProxyMetrics 
             proxy.ProxiedDestination?.DestinationId ?? ProxyMetrics.NoDestination,
             statusCode,
             context.Features.Get<IForwarderErrorFeature>()?.Error ?? ForwarderError.None,
-            time.GetElapsedTime(start, end));
+            time.GetElapsedTime(start, end),
+            formats.Of(context),
+            exchange?.Received ?? 0,
+            exchange?.Sent ?? 0,
+            exchange is { Forwards: > 0 } ? time.GetElapsedTime(0, exchange.UpstreamTicks) : null);
     }
 }

@@ -127,9 +127,15 @@ public sealed class LivePrometheusFixture : IAsyncLifetime, IDisposable
             origin.Behavior.Reset();
         }
 
-        // Traffic for a few scrapes: images in every format class, an origin 404, an unrouted 404.
+        // Traffic for a few scrapes: images in every format class, an origin 404, an unrouted 404, and now and then a
+        // request Kestrel refuses (far below what LbProxyRequestsRefused fires on).
         for (var round = 0; round < 40; round++)
         {
+            if (round % 10 == 0)
+            {
+                Assert.Equal(400, (await RawHttp.SendAsync(_proxy.Address, "GARBAGE\r\n\r\n")).StatusCode);
+            }
+
             await SendAsync("/images/cat.jpg");
             await SendAsync("/images/dog.jpg", "image/avif,image/webp,*/*");
             await SendAsync($"/images/large-{round}.jpg", "image/webp,*/*");

@@ -13,8 +13,12 @@ public sealed partial class LivePrometheusTests(LivePrometheusFixture live) : IC
 {
     private const string Job = "lbproxy";
 
-    /// <summary>Prometheus' own series, not on /metrics.</summary>
-    private static readonly HashSet<string> NotExported = new(StringComparer.Ordinal) { "up" };
+    /// <summary>
+    /// Prometheus' own series, not on /metrics; and lbproxy_watchdog_culprit_info, which exists only while the watchdog
+    /// suspects a leak and has named its owners (its panel reads 0 from lbproxy_watchdog_suspect until then): a real
+    /// leak shows it in Functional/WatchdogCulpritTests.
+    /// </summary>
+    private static readonly HashSet<string> NotExported = new(StringComparer.Ordinal) { "up", "lbproxy_watchdog_culprit_info" };
 
     [Fact]
     public async Task PanelQueries_EachParsesAndReturnsData()

@@ -97,6 +97,57 @@ public sealed class LiveUiTests
         Assert.All(scrape.Where("lbproxy_watchdog_suspect"), s => Assert.Equal(0, s.Value));
     }
 
+    [Fact]
+    public async Task UiData_RequestsByStatus_CountsThe404sOfPathsNoRouteMatches()
+    {
+        const int unmatched = 24;
+        await using var origins = await TestOrigins.StartAsync(1);
+        await using var proxy = await TestProxy.StartAsync(
+            new TestConfig().Route("images", "images", "/images/{**path}").Cluster("images", origins.All).ToJson(),
+            "--LbProxy:Control:Token", Token,
+            "--LbProxy:Watchdog:SampleInterval", "00:00:01");
+        using var start = await UiDataAsync(proxy, since: 0);
+
+        for (var i = 0; i < unmatched; i++)
+        {
+            using var response = await proxy.Client.GetAsync($"/no-route/{i}.jpg");
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        // Every request above is in a sample once two more have been taken.
+        var seq = start.RootElement.GetProperty("seq").GetInt64();
+        await Poll.UntilAsync(
+            async () =>
+            {
+                using var data = await UiDataAsync(proxy, seq);
+                return data.RootElement.GetProperty("seq").GetInt64();
+            },
+            newest => newest >= seq + 2,
+            TimeSpan.FromSeconds(30),
+            "two samples after the traffic");
+        using var after = await UiDataAsync(proxy, since: 0);
+
+        // The chart's 4xx line, as requests: each sample's rate times the time since the one before.
+        var samples = after.RootElement.GetProperty("samples");
+        var t = samples.GetProperty("t").EnumerateArray().Select(static v => v.GetDouble()).ToArray();
+        var rps4xx = samples.GetProperty("columns").GetProperty("rps4xx").EnumerateArray().Select(static v => v.GetDouble()).ToArray();
+        var rps2xx = samples.GetProperty("columns").GetProperty("rps2xx").EnumerateArray().Select(static v => v.GetDouble()).ToArray();
+        var interval = after.RootElement.GetProperty("intervalSeconds").GetDouble();
+        var requests = Enumerable.Range(0, t.Length).Sum(i => rps4xx[i] * (i == 0 ? interval : (t[i] - t[i - 1]) / 1000));
+        Assert.InRange(requests, unmatched - 1, unmatched + 1);
+        Assert.All(rps2xx, static v => Assert.Equal(0, v));
+        Assert.Equal(0, origins[0].RequestCount);
+    }
+
+    private static async Task<JsonDocument> UiDataAsync(TestProxy proxy, long since)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/_lb/ui/data?since={since}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        using var response = await proxy.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+    }
+
     private static Task<HttpResponseMessage> SendAsync(TestProxy proxy, string path, string cookie)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, path);

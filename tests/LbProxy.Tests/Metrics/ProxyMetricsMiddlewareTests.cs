@@ -49,7 +49,7 @@ public sealed class ProxyMetricsMiddlewareTests : IDisposable
         Assert.Equal(200, request.Tags[MetricTags.StatusCode]);
         var duration = Assert.Single(_duration.GetMeasurementSnapshot());
         Assert.Equal(0.25, duration.Value, precision: 6);
-        Assert.Equal(["cluster", "destination"], duration.Tags.Keys.Order());
+        Assert.Equal(["cluster", "destination", "route"], duration.Tags.Keys.Order());
         Assert.Empty(Observed(_errors));
     }
 
@@ -111,7 +111,7 @@ public sealed class ProxyMetricsMiddlewareTests : IDisposable
         _services.Dispose();
     }
 
-    private ProxyMetricsMiddleware Middleware(RequestDelegate next) => new(next, _metrics, new LiveTraffic(), _time);
+    private ProxyMetricsMiddleware Middleware(RequestDelegate next) => new(next, _metrics, new LiveTraffic(), new NoRequestFormatClass(), _time);
 
     private static DefaultHttpContext Routed(string routeId, string clusterId)
     {
