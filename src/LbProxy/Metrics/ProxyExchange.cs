@@ -6,8 +6,8 @@ namespace LbProxy.Metrics;
 
 /// <summary>
 /// What one proxied request moved and waited for, counted as it happens: request body bytes read from the client,
-/// response body bytes written to the client, and the time spent in the forwarder (sending to the origin until its
-/// response body is copied), summed over the request's forward attempts. For <see cref="ProxyMetricsMiddleware"/>,
+/// response body bytes written to the client, and when the first forward attempt began (the time upstream runs from
+/// there to the end of the request: the origin's answer copied to the client, retries included). For <see cref="ProxyMetricsMiddleware"/>,
 /// which installs it for the proxy pipeline and reads it when the response is complete.
 /// </summary>
 /// <remarks>
@@ -36,7 +36,7 @@ internal sealed class ProxyExchange : IHttpResponseBodyFeature
     private int _inUse;
     private long _received;
     private long _sent;
-    private long _upstreamTicks;
+    private long _firstForward;
     private int _forwards;
 
     private ProxyExchange()
@@ -54,8 +54,8 @@ internal sealed class ProxyExchange : IHttpResponseBodyFeature
     /// <summary>Forward attempts timed (0: the request never reached the forwarder: a cache hit, a 429, a 503 of the proxy's own).</summary>
     public int Forwards => Volatile.Read(ref _forwards);
 
-    /// <summary>Stopwatch ticks spent in the forwarder, all attempts together.</summary>
-    public long UpstreamTicks => Volatile.Read(ref _upstreamTicks);
+    /// <summary>The timestamp at which the first forward attempt began (valid when <see cref="Forwards"/> is above 0).</summary>
+    public long FirstForward => Volatile.Read(ref _firstForward);
 
     Stream IHttpResponseBodyFeature.Stream => _responseStream;
 
@@ -81,7 +81,7 @@ internal sealed class ProxyExchange : IHttpResponseBodyFeature
 
         exchange._received = 0;
         exchange._sent = 0;
-        exchange._upstreamTicks = 0;
+        exchange._firstForward = 0;
         exchange._forwards = 0;
         exchange._response = response;
         features.Set<IHttpResponseBodyFeature>(exchange);
@@ -124,11 +124,13 @@ internal sealed class ProxyExchange : IHttpResponseBodyFeature
         Volatile.Write(ref _inUse, 0);
     }
 
-    /// <summary>One forward attempt took this many Stopwatch ticks.</summary>
-    public void Forwarded(long ticks)
+    /// <summary>A forward attempt begins at <paramref name="timestamp"/>; the first one's is kept.</summary>
+    public void Forwarding(long timestamp)
     {
-        Interlocked.Add(ref _upstreamTicks, ticks);
-        Interlocked.Increment(ref _forwards);
+        if (Interlocked.Increment(ref _forwards) == 1)
+        {
+            Volatile.Write(ref _firstForward, timestamp);
+        }
     }
 
     public void DisableBuffering() => _response.DisableBuffering();

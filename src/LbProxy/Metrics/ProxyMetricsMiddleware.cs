@@ -53,6 +53,6 @@ internal sealed class ProxyMetricsMiddleware(RequestDelegate next, ProxyMetrics 
             formats.Of(context),
             exchange?.Received ?? 0,
             exchange?.Sent ?? 0,
-            exchange is { Forwards: > 0 } ? time.GetElapsedTime(0, exchange.UpstreamTicks) : null);
+            exchange is { Forwards: > 0 } ? time.GetElapsedTime(exchange.FirstForward, end) : null);
     }
 }
