@@ -10,8 +10,11 @@ namespace LbProxy.Admission;
 /// (a fifth of the way per window: at a gradient of 0.5 the limit loses a tenth per window, half in 7 windows).
 /// A window with an error (5xx, a failed forward) counts as a gradient of 0.5: an origin that fails gets fewer
 /// requests too. When long is more than twice short (the origin recovered) long decays towards short, so the limit
-/// comes back at once. The limit grows only while the destination is using at least half of it (else the latency
-/// says nothing about more). Bounds: [1, ceiling]. Called under its cluster's lock: not thread-safe on its own.
+/// comes back at once. When a fall has halved the limit and the latency did not come down with it (at least
+/// <see cref="RelearnShare"/> of where the fall began), the latency is not a queue the limit controls: long is set to
+/// short, and the limit grows back. The limit grows only while the destination is using at least half of it (else
+/// the latency says nothing about more). Bounds: [1, ceiling]. Called under its cluster's lock: not thread-safe on
+/// its own.
 /// </summary>
 internal sealed class AdaptiveLimit
 {
@@ -20,6 +23,12 @@ internal sealed class AdaptiveLimit
     public const int MinWindowSamples = 10;
     public const double Smoothing = 0.2;
     public static readonly TimeSpan MinWindow = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// A fall that halved the limit while the short RTT stayed above this share of where the fall began re-learns the
+    /// long RTT: the latency is not one the limit controls.
+    /// </summary>
+    public const double RelearnShare = 0.8;
 
     // An EWMA over N windows: alpha = 2 / (N + 1), the usual span convention.
     private const double LongAlpha = 2.0 / (LongWindows + 1);
@@ -32,6 +41,8 @@ internal sealed class AdaptiveLimit
     private double _rttSum;
     private bool _error;
     private int _maxInFlight;
+    private double _fallFromLimit;
+    private double _fallFromRtt;
 
     public AdaptiveLimit(int ceiling, TimeProvider time)
     {
@@ -95,6 +106,28 @@ internal sealed class AdaptiveLimit
         }
 
         var gradient = error ? 0.5 : Math.Clamp(Tolerance * _longRtt / Math.Max(shortRtt, 1e-6), 0.5, 1.0);
+        if (gradient < 1 && !error)
+        {
+            if (_fallFromLimit <= 0)
+            {
+                _fallFromLimit = _limit;
+                _fallFromRtt = shortRtt;
+            }
+            else if (_limit <= Math.Max(1, _fallFromLimit / 2) && shortRtt >= RelearnShare * _fallFromRtt)
+            {
+                // The limit has halved and the latency did not follow: it is not a queue of ours (a worker-pool origin
+                // that slowed answers as slowly at 1 in flight as at 4, or this process is short of CPU). The new pace
+                // is the usual one from now, and the limit grows back. Measured without this: the limit of an origin
+                // slowed to a quarter stayed at 1 of its 4 workers for the rest of the run, three of them idle.
+                _longRtt = shortRtt;
+                _fallFromLimit = 0;
+                gradient = 1;
+            }
+        }
+        else
+        {
+            _fallFromLimit = 0;
+        }
         if (gradient >= 1 && inFlight < _limit / 2)
         {
             return; // the destination is not using its limit: its latency says nothing about more

@@ -21,17 +21,43 @@ public sealed class AdaptiveLimitTests
     }
 
     [Fact]
-    public void OriginSlowedFourTimes_LimitFallsWithinAFewWindows_AndComesBackWhenItRecovers()
+    public void OriginSlowedFourTimes_LatencyFollowingTheLimit_LimitFallsWithinAFewWindows_AndComesBackWhenItRecovers()
     {
         var (limit, time) = Start();
         Windows(limit, time, 30, Fast, inFlight: Ceiling);
 
-        Windows(limit, time, 10, Slow, inFlight: Ceiling);
+        // A queue inside the origin: the fewer it is sent at once, the sooner each answers (Slow at the ceiling, a
+        // quarter of the way down at 4).
+        for (var w = 0; w < 10; w++)
+        {
+            Window(limit, time, Slow * limit.Limit / Ceiling, Ceiling, error: false);
+        }
+
         var fallen = limit.Limit;
         Assert.True(fallen <= Ceiling / 2, $"after 10 slow windows (1 s): {fallen}");
 
         var recovered = WindowsUntil(limit, time, Fast, inFlight: Ceiling, until: l => l.Limit == Ceiling, max: 100);
         Assert.True(recovered <= 40, $"back to the ceiling after {recovered} fast windows");
+    }
+
+    [Fact]
+    public void OriginSlowedFourTimes_LatencyNotFollowingTheLimit_LimitFalls_ThenRelearnsAndComesBackWhileSlow()
+    {
+        var (limit, time) = Start();
+        Windows(limit, time, 30, Fast, inFlight: Ceiling);
+
+        // A worker-pool origin that slowed: each answer takes Slow at 1 in flight as at 16 (its workers idle when
+        // fewer are sent). The limit falls at first, as for any slow-down, but halving it changes nothing.
+        var lowest = Ceiling;
+        var windows = WindowsUntil(limit, time, Slow, inFlight: Ceiling, until: l =>
+        {
+            lowest = Math.Min(lowest, l.Limit);
+            return lowest <= Ceiling / 2 && l.Limit == Ceiling;
+        }, max: 100);
+
+        Assert.InRange(lowest, 1, Ceiling / 2);
+        Assert.Equal(Ceiling, limit.Limit);
+        Assert.InRange(windows, 1, 40);
     }
 
     [Fact]
