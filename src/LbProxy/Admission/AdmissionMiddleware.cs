@@ -111,7 +111,7 @@ internal sealed partial class AdmissionMiddleware
         var enqueued = _time.GetTimestamp();
         try
         {
-            var granted = await waiter.Completion.Task.WaitAsync(settings.QueueTimeout, _time, context.RequestAborted);
+            var granted = await waiter.Completion.Task.WaitAsync(waiter.Timeout, _time, context.RequestAborted);
             _state.Waited(clusterId, _time.GetElapsedTime(enqueued));
             return granted;
         }

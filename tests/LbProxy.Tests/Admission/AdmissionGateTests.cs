@@ -1,5 +1,6 @@
 using LbProxy.Admission;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Time.Testing;
 using Yarp.ReverseProxy.LoadBalancing;
 using Yarp.ReverseProxy.Model;
 
@@ -96,6 +97,49 @@ public sealed class AdmissionGateTests
 
         Assert.Same(a, waiter.Granted);
         Assert.Equal(AdmissionKind.Queued, arrival.Kind);
+    }
+
+    [Fact]
+    public void AdaptiveStandingQueue_NewWaitersWaitHalfAUsualRequest_ABurstIntoADrainingQueueWaitsTheQueueTimeout()
+    {
+        var time = new FakeTimeProvider();
+        var gate = new AdmissionGate(time);
+        var cluster = new ClusterState("c");
+        var a = new DestinationState("a");
+        var adaptive = new AdmissionSettings(MaxPerDestination: 1, MaxQueue: 10, TimeSpan.FromSeconds(2), Adaptive: true, DegradeFormats: false);
+        var plain = adaptive with { Adaptive = false };
+        // One window of requests that took 100 ms each: the destination's usual time.
+        var limit = AdmissionGate.SlotsOf(a, 1, time).Adaptive;
+        for (var i = 0; i < AdaptiveLimit.MinWindowSamples; i++)
+        {
+            time.Advance(AdaptiveLimit.MinWindow / AdaptiveLimit.MinWindowSamples);
+            limit.Record(TimeSpan.FromMilliseconds(100), error: false, inFlight: 1);
+        }
+
+        Assert.Equal(0.1, limit.LongRtt, 3);
+        Assert.Equal(AdmissionKind.Admitted, gate.TryEnter(new DefaultHttpContext(), cluster, [a], adaptive, new FirstPolicy(), 0).Kind);
+
+        var first = gate.TryEnter(new DefaultHttpContext(), cluster, [a], adaptive, new FirstPolicy(), 0).Waiter!;
+        time.Advance(TimeSpan.FromMilliseconds(150));
+        var early = gate.TryEnter(new DefaultHttpContext(), cluster, [a], adaptive, new FirstPolicy(), 0).Waiter!;
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        var standing = gate.TryEnter(new DefaultHttpContext(), cluster, [a], adaptive, new FirstPolicy(), 0).Waiter!;
+        var notAdaptive = gate.TryEnter(new DefaultHttpContext(), cluster, [a], plain, new FirstPolicy(), 0).Waiter!;
+
+        Assert.Equal(TimeSpan.FromSeconds(2), first.Timeout);    // the queue was empty: a burst may wait it out
+        Assert.Equal(TimeSpan.FromSeconds(2), early.Timeout);    // non-empty for 150 ms, less than two usual requests
+        Assert.Equal(50, standing.Timeout.TotalMilliseconds, 1); // 250 ms: standing; half a usual request
+        Assert.Equal(TimeSpan.FromSeconds(2), notAdaptive.Timeout);
+
+        // Drained: the next waiter starts a new queue and may wait the whole QueueTimeout again.
+        foreach (var waiter in new[] { first, early, standing, notAdaptive })
+        {
+            gate.Leave(waiter);
+        }
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var afterDrain = gate.TryEnter(new DefaultHttpContext(), cluster, [a], adaptive, new FirstPolicy(), 0).Waiter!;
+        Assert.Equal(TimeSpan.FromSeconds(2), afterDrain.Timeout);
     }
 
     private static (AdmissionGate Gate, ClusterState Cluster, DestinationState A, DestinationState B) Start() =>
