@@ -30,7 +30,7 @@ suspects=$(curl -fs "http://127.0.0.1:$PORT/metrics" | grep '^lbproxy_watchdog_s
 echo "$suspects"
 curl -fs "http://127.0.0.1:$PORT/_lb/runtime" | grep -E '"(activeTimers|threads|workingSetBytes)"' || true
 series=$(echo "$suspects" | wc -l)
-if [ "$series" -ne 5 ] || echo "$suspects" | grep -qv ' 0$' || grep -q 'Suspected leak' "$work/proxy.log"; then
+if [ "$series" -ne 7 ] || echo "$suspects" | grep -qv ' 0$' || grep -q 'Suspected leak' "$work/proxy.log"; then
   echo "soak FAILED: a resource was suspected (or a series is missing)" >&2
   grep 'Suspected leak' "$work/proxy.log" >&2 || true
   exit 1
