@@ -14,6 +14,9 @@ public sealed class DockerfileTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
+    /// <summary>What <c>--build-arg SOURCE_COMMIT=</c> passes: <c>git rev-parse HEAD</c> in real use.</summary>
+    private const string Commit = "0123456789abcdef0123456789abcdef01234567";
+
     [Fact]
     public async Task Lint_Dockerfile_HasNoProblems()
     {
@@ -40,7 +43,7 @@ public sealed class DockerfileTests
         using var temp = new TempDirectory();
         var file = Dockerfile.Read(DeployFiles.Dockerfile);
         var app = Path.Combine(temp.Path, "app");
-        await BuildStageAsync(file.Stages[0], Path.Combine(temp.Path, "src"), app);
+        await BuildStageAsync(file.Stages[0], Path.Combine(temp.Path, "src"), app, new Dictionary<string, string> { ["SOURCE_COMMIT"] = Commit });
 
         Assert.True(File.Exists(Path.Combine(app, "LbProxy.dll")));
         Assert.False(File.Exists(Path.Combine(app, "LbProxy")), "UseAppHost=false: no native launcher, the image runs `dotnet LbProxy.dll`");
@@ -79,6 +82,9 @@ public sealed class DockerfileTests
         using var client = new HttpClient { BaseAddress = address };
 
         Assert.Equal("ready", await client.GetStringAsync("/_lb/readyz"));
+        // The commit passed with --build-arg is the one the image reports (the context has no .git to read it from).
+        var scrape = await MetricsScrape.TakeAsync(client);
+        Assert.Equal(1, scrape.Single("lbproxy_build_info", ("commit", Commit)));
         var served = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < 4; i++)
         {
@@ -115,9 +121,14 @@ public sealed class DockerfileTests
     private static string MapConfig(string value, string config) =>
         value.StartsWith("/config/", StringComparison.Ordinal) ? Path.Combine(config, value["/config/".Length..]) : value;
 
-    /// <summary>COPY from the repository (bin/ and obj/ left out, as .dockerignore says) and each RUN, in order; /app is <paramref name="app"/>.</summary>
-    private static async Task BuildStageAsync(DockerStage stage, string workdir, string app)
+    /// <summary>
+    /// COPY from the repository (bin/ and obj/ left out, as .dockerignore says) and each RUN, in order; /app is
+    /// <paramref name="app"/>; <c>${NAME}</c> of an ARG is its value in <paramref name="buildArgs"/> (as
+    /// <c>--build-arg</c> gives it), else its default.
+    /// </summary>
+    private static async Task BuildStageAsync(DockerStage stage, string workdir, string app, IReadOnlyDictionary<string, string> buildArgs)
     {
+        var args = new Dictionary<string, string>(StringComparer.Ordinal);
         Assert.Equal(["/src"], stage.All("WORKDIR"));
         Directory.CreateDirectory(workdir);
         var runs = 0;
@@ -141,11 +152,17 @@ public sealed class DockerfileTests
                     }
                 }
             }
+            else if (keyword == "ARG")
+            {
+                var equals = arguments.IndexOf('=', StringComparison.Ordinal);
+                var name = equals < 0 ? arguments : arguments[..equals];
+                args[name] = buildArgs.TryGetValue(name, out var given) ? given : equals < 0 ? "" : arguments[(equals + 1)..];
+            }
             else if (keyword == "RUN")
             {
                 runs++;
-                var args = words.Select(w => w == "/app" ? app : w).ToArray();
-                var (exitCode, output) = await ExternalProgram.RunAsync(args[0], args[1..], workdir, TimeSpan.FromMinutes(4));
+                var command = words.Select(w => w == "/app" ? app : args.Aggregate(w, static (word, arg) => word.Replace($"${{{arg.Key}}}", arg.Value, StringComparison.Ordinal))).ToArray();
+                var (exitCode, output) = await ExternalProgram.RunAsync(command[0], command[1..], workdir, TimeSpan.FromMinutes(4));
                 Assert.True(exitCode == 0, $"RUN {arguments}\n{output}");
             }
         }
