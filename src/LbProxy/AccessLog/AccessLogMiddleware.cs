@@ -1,5 +1,4 @@
 using LbProxy.Edge;
-using Microsoft.AspNetCore.Http.Features;
 
 namespace LbProxy.AccessLog;
 
@@ -25,12 +24,7 @@ internal sealed partial class AccessLogMiddleware(
         var start = time.GetTimestamp();
         // Kestrel may still refuse this request (a body that fails to read): this line is the one written for it.
         context.Features.Set<IAccessLogSeenFeature>(AccessLogSeen.Instance);
-        CountingResponseBodyFeature? body = null;
-        if (settings.Template.UsesBytes && context.Features.Get<IHttpResponseBodyFeature>() is { } serverBody)
-        {
-            body = new CountingResponseBodyFeature(serverBody);
-            context.Features.Set<IHttpResponseBodyFeature>(body);
-        }
+        var body = settings.Template.UsesBytes ? ResponseBodyCounter.Begin(context) : null;
 
         Task task;
         try
@@ -52,7 +46,7 @@ internal sealed partial class AccessLogMiddleware(
         return Task.CompletedTask;
     }
 
-    private async Task AwaitThenCompleteAsync(Task task, HttpContext context, AccessLogSettings settings, long start, CountingResponseBodyFeature? body)
+    private async Task AwaitThenCompleteAsync(Task task, HttpContext context, AccessLogSettings settings, long start, ResponseBodyCounter? body)
     {
         try
         {
@@ -67,17 +61,15 @@ internal sealed partial class AccessLogMiddleware(
         Complete(context, settings, start, body, failed: false);
     }
 
-    private void Complete(HttpContext context, AccessLogSettings settings, long start, CountingResponseBodyFeature? body, bool failed)
+    private void Complete(HttpContext context, AccessLogSettings settings, long start, ResponseBodyCounter? body, bool failed)
     {
         var duration = time.GetElapsedTime(start);
-        if (body is not null)
-        {
-            context.Features.Set(body.Inner);
-        }
+        var bytes = body?.Bytes ?? 0;
+        body?.End(context);
 
         // An exception before the response started becomes the server's 500: log what the client gets.
         var status = failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
-        var outcome = recorder.Record(context, settings, status, duration, body?.Bytes ?? 0);
+        var outcome = recorder.Record(context, settings, status, duration, bytes);
         if (outcome != AccessLogOutcome.Written)
         {
             LogSkipped(logger, outcome, context.Request.Path.Value, status);

@@ -91,6 +91,31 @@ public sealed class AccessLogTests
     }
 
     [Fact]
+    public async Task Bytes_OfTheLineAndOfTheMetrics_AreOneCount()
+    {
+        // {bytes} and lbproxy_proxy_response_body_bytes_total read the same counter: with both on, each proxied body is
+        // counted once, whole, in both; a request answered outside the proxy pipeline is in the line only.
+        const int n = 3;
+        await using var origins = await TestOrigins.StartAsync(1);
+        await using var proxy = await StartAsync(origins, new JsonObject { ["Template"] = "{status} {bytes} {path}", ["SkipControlPaths"] = false });
+
+        var sizes = new List<int>();
+        for (var i = 0; i < n; i++)
+        {
+            sizes.Add((await proxy.Client.GetByteArrayAsync("/images/large.jpg")).Length);
+        }
+
+        var status = await proxy.Client.GetByteArrayAsync("/_lb/status");
+        var lines = await proxy.AccessLog.WaitForAsync(n + 1);
+        var scrape = await MetricsScrape.TakeAsync(proxy.Client);
+
+        Assert.True(sizes[0] > 10_000, $"an image of {sizes[0]} bytes");
+        Assert.Equal(Enumerable.Repeat($"200 {sizes[0]} /images/large.jpg", n), lines.Take(n));
+        Assert.Equal($"200 {status.Length} /_lb/status", lines[n]);
+        Assert.Equal(sizes.Sum(), scrape.Sum("lbproxy_proxy_response_body_bytes_total"));
+    }
+
+    [Fact]
     public async Task StatusClassAndSampling_SkipAndCountByRule()
     {
         await using var origins = await TestOrigins.StartAsync(1);
