@@ -1,5 +1,4 @@
 using System.IO.Pipelines;
-using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace LbProxy.Edge;
@@ -14,24 +13,20 @@ namespace LbProxy.Edge;
 /// user inside the first (the proxy pipeline inside the access log) shares the counter already installed and reads
 /// the bytes counted since its own Begin; the wrapper is installed once and taken out by the last End.
 /// <para>
-/// Nothing is allocated per request: one counter (with its wrappers) belongs to one Kestrel request object, which
-/// Kestrel reuses for the requests of an HTTP/1.1 connection and pools for the streams of an HTTP/2 one, and is found
-/// again through a weak table keyed on that object. Its wrappers pass through to what the current request had.
+/// Nothing is allocated per request (<see cref="ServerRequestScoped{T}"/>); the wrappers pass through to what the
+/// current request had.
 /// </para>
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The wrapper streams own nothing: they pass through to the server's streams, which the server disposes.")]
-internal sealed class ResponseBodyCounter : IHttpResponseBodyFeature
+internal sealed class ResponseBodyCounter : ServerRequestScoped<ResponseBodyCounter>, IHttpResponseBodyFeature
 {
-    private static readonly ConditionalWeakTable<object, ResponseBodyCounter> ByServerRequest = [];
-
     private readonly CountingStream _stream;
     private CountingPipeWriter? _writer;
     private IHttpResponseBodyFeature _inner = null!;
     private int _users;
-    private int _inUse;
     private long _bytes;
 
-    private ResponseBodyCounter() => _stream = new CountingStream(this);
+    public ResponseBodyCounter() => _stream = new CountingStream(this);
 
     /// <summary>Response body bytes passed to the server since the first user's Begin (a send file counts its length).</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
@@ -58,15 +53,7 @@ internal sealed class ResponseBodyCounter : IHttpResponseBodyFeature
             return null;
         }
 
-        // Kestrel's request object implements IHttpRequestFeature and is never replaced: the key that outlives the
-        // request. Should it ever be shared by two requests at once, the second gets a counter of its own.
-        var request = features.Get<IHttpRequestFeature>();
-        var counter = request is null ? new ResponseBodyCounter() : ByServerRequest.GetValue(request, static _ => new ResponseBodyCounter());
-        if (Interlocked.Exchange(ref counter._inUse, 1) != 0)
-        {
-            counter = new ResponseBodyCounter { _inUse = 1 };
-        }
-
+        var counter = Rent(features);
         counter._bytes = 0;
         counter._users = 1;
         counter._inner = inner;
@@ -90,7 +77,7 @@ internal sealed class ResponseBodyCounter : IHttpResponseBodyFeature
         }
 
         features.Set<ResponseBodyCounter>(null);
-        Volatile.Write(ref _inUse, 0);
+        Return();
     }
 
     public void DisableBuffering() => _inner.DisableBuffering();
@@ -108,33 +95,13 @@ internal sealed class ResponseBodyCounter : IHttpResponseBodyFeature
     private void Add(long bytes) => Interlocked.Add(ref _bytes, bytes);
 
     /// <summary>The response body stream: counts, then writes through.</summary>
-    private sealed class CountingStream(ResponseBodyCounter counter) : Stream
+    private sealed class CountingStream(ResponseBodyCounter counter) : WriteOnlyStream
     {
         private Stream Inner => counter._inner.Stream;
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
 
         public override void Flush() => Inner.Flush();
 
         public override Task FlushAsync(CancellationToken cancellationToken) => Inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         public override void Write(byte[] buffer, int offset, int count)
         {

@@ -17,29 +17,24 @@ namespace LbProxy.Metrics;
 /// call straight through (nothing buffered, the server's behaviour unchanged), and the response body is counted by the
 /// request's <see cref="ResponseBodyCounter"/>, the same count the access log's <c>{bytes}</c> reads.
 /// <para>
-/// Nothing is allocated per request: one exchange (with its wrapper) belongs to one Kestrel request object, which
-/// Kestrel itself reuses for the requests of an HTTP/1.1 connection and pools for the streams of an HTTP/2 one, and
-/// is found again through a weak table keyed on that object. Its wrapper always passes through to what the current
-/// request had, as Kestrel's own reused streams do.
+/// Nothing is allocated per request (<see cref="ServerRequestScoped{T}"/>); the wrapper always passes through to what
+/// the current request had, as Kestrel's own reused streams do.
 /// </para>
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The wrapper stream owns nothing: it passes through to the server's stream, which the server disposes.")]
-internal sealed class ProxyExchange
+internal sealed class ProxyExchange : ServerRequestScoped<ProxyExchange>
 {
-    private static readonly ConditionalWeakTable<object, ProxyExchange> ByServerRequest = [];
-
     private readonly ReadCountingStream _requestBody;
     private ResponseBodyCounter? _response;
     private IHttpRequestFeature? _request;
     private Stream? _originalRequestBody;
-    private int _inUse;
     private long _received;
     private long _sentBefore;
     private long _sent;
     private long _firstForward;
     private int _forwards;
 
-    private ProxyExchange()
+    public ProxyExchange()
     {
         _requestBody = new ReadCountingStream(this);
     }
@@ -65,15 +60,8 @@ internal sealed class ProxyExchange
             return null;
         }
 
-        // Kestrel's request object implements IHttpRequestFeature and is never replaced: the key that outlives the
-        // request. Should it ever be shared by two requests at once, the second gets an exchange of its own.
         var request = features.Get<IHttpRequestFeature>();
-        var exchange = request is null ? new ProxyExchange() : ByServerRequest.GetValue(request, static _ => new ProxyExchange());
-        if (Interlocked.Exchange(ref exchange._inUse, 1) != 0)
-        {
-            exchange = new ProxyExchange { _inUse = 1 };
-        }
-
+        var exchange = Rent(features);
         exchange._received = 0;
         exchange._sentBefore = response.Bytes;
         exchange._sent = 0;
@@ -114,7 +102,7 @@ internal sealed class ProxyExchange
             _originalRequestBody = null;
         }
 
-        Volatile.Write(ref _inUse, 0);
+        Return();
     }
 
     /// <summary>A forward attempt begins at <paramref name="timestamp"/>; the first one's is kept.</summary>
@@ -129,23 +117,9 @@ internal sealed class ProxyExchange
     private void AddReceived(long bytes) => Interlocked.Add(ref _received, bytes);
 
     /// <summary>The request body as the pipeline reads it: counts what each read returns.</summary>
-    private sealed class ReadCountingStream(ProxyExchange exchange) : Stream
+    private sealed class ReadCountingStream(ProxyExchange exchange) : ReadOnlyStream
     {
         public Stream Inner { get; set; } = Null;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
 
         public override int Read(byte[] buffer, int offset, int count) => Count(Inner.Read(buffer, offset, count));
 
@@ -170,16 +144,6 @@ internal sealed class ProxyExchange
             var read = Inner.ReadAsync(buffer, cancellationToken);
             return read.IsCompletedSuccessfully ? new ValueTask<int>(Count(read.Result)) : AwaitAndCountAsync(read);
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         private int Count(int read)
         {
