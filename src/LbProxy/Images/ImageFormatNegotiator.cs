@@ -14,15 +14,16 @@ internal static class ImageFormatNegotiator
     public static ImageFormatFeature Negotiate(StringValues accept)
     {
         double avif = 0, webp = 0;
-        foreach (var value in accept)
+        var ranges = new MediaRanges(accept);
+        while (ranges.MoveNext())
         {
-            var rest = value.AsSpan();
-            while (!rest.IsEmpty)
+            if (ranges.Type.Equals("image/avif", StringComparison.OrdinalIgnoreCase))
             {
-                var comma = rest.IndexOf(',');
-                var range = comma < 0 ? rest : rest[..comma];
-                rest = comma < 0 ? default : rest[(comma + 1)..];
-                Consider(range, ref avif, ref webp);
+                avif = Math.Max(avif, ranges.Quality);
+            }
+            else if (ranges.Type.Equals("image/webp", StringComparison.OrdinalIgnoreCase))
+            {
+                webp = Math.Max(webp, ranges.Quality);
             }
         }
 
@@ -43,29 +44,14 @@ internal static class ImageFormatNegotiator
     {
         var accepted = AcceptedFormats.None;
         var any = false;
-        foreach (var value in accept)
+        var ranges = new MediaRanges(accept);
+        while (ranges.MoveNext())
         {
-            var rest = value.AsSpan();
-            while (!rest.IsEmpty)
+            any = true;
+            if (ranges.Quality > 0)
             {
-                var comma = rest.IndexOf(',');
-                var range = comma < 0 ? rest : rest[..comma];
-                rest = comma < 0 ? default : rest[(comma + 1)..];
-                var semicolon = range.IndexOf(';');
-                var type = (semicolon < 0 ? range : range[..semicolon]).Trim();
-                if (type.IsEmpty)
-                {
-                    continue;
-                }
-
-                any = true;
-                if ((semicolon < 0 ? 1.0 : QualityOf(range[(semicolon + 1)..])) <= 0)
-                {
-                    continue;
-                }
-
-                accepted |= type.Equals("image/avif", StringComparison.OrdinalIgnoreCase) ? AcceptedFormats.Avif
-                    : type.Equals("image/webp", StringComparison.OrdinalIgnoreCase) ? AcceptedFormats.Webp
+                accepted |= ranges.Type.Equals("image/avif", StringComparison.OrdinalIgnoreCase) ? AcceptedFormats.Avif
+                    : ranges.Type.Equals("image/webp", StringComparison.OrdinalIgnoreCase) ? AcceptedFormats.Webp
                     : AcceptedFormats.Original;
             }
         }
@@ -84,24 +70,48 @@ internal static class ImageFormatNegotiator
         _ => null,
     };
 
-    private static void Consider(ReadOnlySpan<char> range, ref double avif, ref double webp)
+    /// <summary>The media ranges of an Accept header (all its values), in order: each type, trimmed, with its q-value.</summary>
+    private ref struct MediaRanges(StringValues accept)
     {
-        var semicolon = range.IndexOf(';');
-        var type = (semicolon < 0 ? range : range[..semicolon]).Trim();
-        var isAvif = type.Equals("image/avif", StringComparison.OrdinalIgnoreCase);
-        if (!isAvif && !type.Equals("image/webp", StringComparison.OrdinalIgnoreCase))
-        {
-            return;
-        }
+        private int _next;
+        private ReadOnlySpan<char> _rest;
 
-        var q = semicolon < 0 ? 1.0 : QualityOf(range[(semicolon + 1)..]);
-        if (isAvif)
+        private ReadOnlySpan<char> _parameters;
+        private bool _hasParameters;
+
+        public ReadOnlySpan<char> Type { get; private set; }
+
+        /// <summary>The range's q-value, parsed when asked for (most ranges' are never needed).</summary>
+        public readonly double Quality => _hasParameters ? QualityOf(_parameters) : 1.0;
+
+        /// <summary>Moves to the next range that names a type; false after the last.</summary>
+        public bool MoveNext()
         {
-            avif = Math.Max(avif, q);
-        }
-        else
-        {
-            webp = Math.Max(webp, q);
+            while (true)
+            {
+                while (_rest.IsEmpty)
+                {
+                    if (_next >= accept.Count)
+                    {
+                        return false;
+                    }
+
+                    _rest = accept[_next++].AsSpan();
+                }
+
+                var comma = _rest.IndexOf(',');
+                var range = comma < 0 ? _rest : _rest[..comma];
+                _rest = comma < 0 ? default : _rest[(comma + 1)..];
+                var semicolon = range.IndexOf(';');
+                var type = (semicolon < 0 ? range : range[..semicolon]).Trim();
+                if (!type.IsEmpty)
+                {
+                    Type = type;
+                    _hasParameters = semicolon >= 0;
+                    _parameters = _hasParameters ? range[(semicolon + 1)..] : default;
+                    return true;
+                }
+            }
         }
     }
 
