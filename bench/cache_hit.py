@@ -5,6 +5,9 @@
     python3 bench/bench.py cache-hit --variant base=75810f6      # and LbProxy as it was at a revision
     python3 bench/bench.py cache-hit --variant wks=. --env wks:DOTNET_gcServer=0   # this tree with other settings
     python3 bench/bench.py cache-hit --miss                      # and LbProxy's miss path (its uncached route)
+    python3 bench/bench.py cache-hit --rounds 0 --perf 10 --strace 200 \
+        --env lbproxy:DOTNET_PerfMapEnabled=1 --env lbproxy:DOTNET_EnableWriteXorExecute=0 --env lbproxy:DOTNET_ReadyToRun=0
+                                                                 # no figures: where the CPU goes and the syscalls per hit
     python3 bench/bench.py cache-hit --dry-run
 
 The same origin, nginx and LbProxy configuration as `bench.py cache` (bench/cache.py), but only the hit figures:
@@ -15,6 +18,12 @@ the per-round ratios: a round's targets ran within seconds of each other, so dri
 alike). A variant is `NAME=REV` (LbProxy built from a git revision, committed content only) or `NAME=.` (this
 working tree); `--env NAME:KEY=VALUE` adds environment to one target. Every wrk run is bounded by time; every
 process runs in its own session and is stopped by its group at the end.
+
+`--perf S` records each LbProxy target under wrk for S seconds per file (`perf record -g`, written as
+perf-NAME-FILE.data with a flat report beside it); the JIT's frames have names only with the three environment
+settings above (a perf map; W^X off, or perf sees only `memfd:doublemapper`; ReadyToRun off, so the framework's
+code is jitted and in the map too). `--strace N` counts the system calls of every target (`strace -c -f`) while one
+keep-alive connection fetches N hits of each file in turn, and prints them per response.
 """
 import json
 import os
@@ -42,6 +51,8 @@ def parse(argv):
     ap.add_argument("--env", action="append", default=[], metavar="NAME:KEY=VALUE", help="environment of one target (repeatable)")
     ap.add_argument("--miss", action="store_true", help="also LbProxy's miss path: the same files on its uncached route")
     ap.add_argument("--no-nginx", action="store_true")
+    ap.add_argument("--perf", type=float, default=0, metavar="S", help="then perf record each LbProxy target S seconds per file")
+    ap.add_argument("--strace", type=int, default=0, metavar="N", help="then strace -c every target over N sequential hits per file")
     ap.add_argument("--prewarm", type=float, default=8, help="seconds of unmeasured load per target and file first")
     ap.add_argument("--base-port", type=int, default=19700)
     ap.add_argument("--proxy-cpus", default="1")
@@ -70,7 +81,7 @@ def parse(argv):
         if name not in args.variants or not key:
             ap.error(f"--env wants NAME:KEY=VALUE with a known LbProxy target, not {e!r}")
         args.envs.setdefault(name, {})[key] = value
-    if args.rounds < 1 or args.duration <= 0 or not 1024 < args.base_port < 65000:
+    if args.rounds < 0 or args.perf < 0 or args.strace < 0 or args.duration <= 0 or not 1024 < args.base_port < 65000:
         ap.error("bad --rounds, --duration or --base-port")
     args.out = os.path.abspath(args.out or os.path.join(
         b.ROOT, "bench-results", "cache-hit-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())))
@@ -108,6 +119,67 @@ def measure(args, proc, port, path, seconds):
     r = run_wrk(args, port, path, seconds)
     cpu = proc.cpu_seconds() - before
     return {"cpu_per_10k": cpu / max(r["requests"], 1) * 10_000, "rps": r["rps"], "errors": r["errors"], "requests": r["requests"]}
+
+
+def profile(args, name, proc, port, path, tag):
+    """perf record -g of one LbProxy target under wrk; a flat report (dso, symbol) beside the data."""
+    if not shutil.which("perf"):
+        b.log("perf: not installed, skipped")
+        return
+    data = os.path.join(args.out, f"perf-{name}-{tag}.data")
+    cmd = (["taskset", "-c", args.load_cpus] if args.load_cpus else []) + [
+        "wrk", "-t1", f"-c{args.connections}", f"-d{round(args.perf) + 3}s", "--timeout", "5s", f"http://127.0.0.1:{port}/{path}"]
+    load = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        pids = ",".join(str(p) for p in proc.pids())
+        subprocess.run(["perf", "record", "-F", "999", "-g", "-o", data, "-p", pids, "--", "sleep", str(args.perf)],
+                       capture_output=True, timeout=args.perf + 60)
+    finally:
+        load.wait(timeout=args.perf + 30)
+    report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso,sym", "--stdio", "-g", "none"],
+                            capture_output=True, text=True, timeout=600).stdout
+    lines = [line for line in report.splitlines() if line.strip() and not line.startswith("#")][:80]
+    with open(data[:-5] + ".txt", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    b.log(f"perf {name} {tag}: {data[:-5]}.txt; top: " + "; ".join(" ".join(line.split()[:1] + line.split()[2:])[:90] for line in lines[:5]))
+
+
+def syscalls(args, name, proc, port, path, tag):
+    """System calls per response (strace -c -f on every process of the target) over N sequential keep-alive hits."""
+    import http.client
+    import signal
+    if not shutil.which("strace"):
+        b.log("strace: not installed, skipped")
+        return {}
+    out = os.path.join(args.out, f"strace-{name}-{tag}.txt")
+    cmd = ["strace", "-c", "-f", "-o", out]
+    for pid in proc.pids():
+        cmd += ["-p", str(pid)]
+    tracer = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        deadline = time.monotonic() + 120
+        for _ in range(args.strace):
+            if time.monotonic() > deadline:
+                break
+            conn.request("GET", "/" + path)
+            conn.getresponse().read()
+        conn.close()
+        time.sleep(0.5)
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=30)
+    counts = {}
+    with open(out) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
+                counts[parts[-1]] = round(int(parts[3]) / args.strace, 2)
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:8]
+    b.log(f"strace {name} {tag}: per response " + ", ".join(f"{k} {v:g}" for k, v in top))
+    return counts
 
 
 def main(argv):
@@ -169,9 +241,15 @@ def main(argv):
                 m = measure(args, procs[n], ports[n], path, args.duration)
                 rows.append(dict(m, round=r, target=n, file=f))
             b.log(f"round {r + 1}/{args.rounds} done; load {load[-1]:.2f}")
+        if args.perf:
+            for n in names[1 if "nginx" in names else 0:]:
+                for f in args.files:
+                    profile(args, n, procs[n], ports[n], FILES[f], f)
+        if args.strace:
+            meta["syscalls"] = {n: {f: syscalls(args, n, procs[n], ports[n], FILES[f], f) for f in args.files} for n in names}
     finally:
         bench.stop_all()
-    meta["load"] = [round(x, 2) for x in load]
+    meta["load"] = [round(x, 2) for x in load] or [os.getloadavg()[0]]
     text = report(meta, rows, names, args)
     with open(os.path.join(args.out, "cache_hit.json"), "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=2)
