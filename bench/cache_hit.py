@@ -49,7 +49,7 @@ def parse(argv):
     ap.add_argument("--files", default="4k,100k", help="comma-separated subset of " + ",".join(FILES))
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=REV", help="another LbProxy target (repeatable)")
     ap.add_argument("--env", action="append", default=[], metavar="NAME:KEY=VALUE", help="environment of one target (repeatable)")
-    ap.add_argument("--miss", action="store_true", help="also LbProxy's miss path: the same files on its uncached route")
+    ap.add_argument("--miss", action="store_true", help="also each LbProxy target's miss path: the same files on its uncached route")
     ap.add_argument("--no-nginx", action="store_true")
     ap.add_argument("--perf", type=float, default=0, metavar="S", help="then perf record each LbProxy target S seconds per file")
     ap.add_argument("--strace", type=int, default=0, metavar="N", help="then strace -c every target over N sequential hits per file")
@@ -111,14 +111,14 @@ def run_wrk(args, port, path, seconds):
     class A:  # what b.wrk reads
         load_cpus = args.load_cpus
         connections = args.connections
-    return b.wrk(A, port, path, seconds, latency=False)
+    return b.wrk(A, port, path, seconds)
 
 
 def measure(args, proc, port, path, seconds):
     before = proc.cpu_seconds()
     r = run_wrk(args, port, path, seconds)
     cpu = proc.cpu_seconds() - before
-    return {"cpu_per_10k": cpu / max(r["requests"], 1) * 10_000, "rps": r["rps"], "errors": r["errors"], "requests": r["requests"]}
+    return {"cpu_per_10k": cpu / max(r["requests"], 1) * 10_000, "rps": r["rps"], "p99_ms": r["p99"], "errors": r["errors"], "requests": r["requests"]}
 
 
 def profile(args, name, proc, port, path, tag):
@@ -189,7 +189,7 @@ def main(argv):
     ports = {n: args.base_port + 10 + i for i, n in enumerate(names)}
     jobs = [(n, f, FILES[f]) for f in args.files for n in names]
     if args.miss:
-        jobs += [("lbproxy", "miss-" + f, MISS[f]) for f in args.files]
+        jobs += [(n, "miss-" + f, MISS[f]) for f in args.files for n in args.variants]
     if args.dry_run:
         print(f"out {args.out}; {args.rounds} rounds of {args.duration:g} s runs, {args.connections} connections")
         for n in names:
@@ -263,7 +263,7 @@ def main(argv):
 def report(meta, rows, names, args):
     m = meta["machine"]
     out = [f"`{meta['command']}` on {m['cpus']} CPUs ({m['cpu']}), {m['date_utc']}, load {min(meta['load']):.1f}-{max(meta['load']):.1f}",
-           "", "CPU s/10k (median of rounds; each round's figures after it) and req/s:", ""]
+           "", "CPU s/10k (median of rounds; each round's figures after it), req/s and p99 ms (medians):", ""]
     files = list(args.files) + (["miss-" + f for f in args.files] if args.miss else [])
     def cell(n, f):
         return [r for r in rows if r["target"] == n and r["file"] == f]
@@ -276,7 +276,9 @@ def report(meta, rows, names, args):
                 cells.append("")
                 continue
             cpu = [r["cpu_per_10k"] for r in rs]
-            cells.append(f"**{statistics.median(cpu):.3f}** ({' '.join(f'{x:.3f}' for x in cpu)}) {statistics.median(r['rps'] for r in rs):.0f}/s")
+            p99 = [r["p99_ms"] for r in rs if r["p99_ms"] is not None]
+            cells.append(f"**{statistics.median(cpu):.3f}** ({' '.join(f'{x:.3f}' for x in cpu)}) {statistics.median(r['rps'] for r in rs):.0f}/s"
+                         + (f", p99 {statistics.median(p99):.1f}" if p99 else ""))
         out.append(f"| {n} | " + " | ".join(cells) + " |")
     if "nginx" in names:
         out += ["", "Ratio to nginx (median of per-round ratios; each round's after it):", ""]
@@ -289,10 +291,10 @@ def report(meta, rows, names, args):
                 ratios = [a["cpu_per_10k"] / g["cpu_per_10k"] for a, g in zip(cell(n, f), cell("nginx", f)) if g["cpu_per_10k"]]
                 cells.append(f"**{statistics.median(ratios):.2f}x** ({' '.join(f'{x:.2f}' for x in ratios)})" if ratios else "-")
             out.append(f"| {n} | " + " | ".join(cells) + " |")
-    if args.miss:
-        out += ["", "LbProxy hit / its own miss path: " + ", ".join(
-            f"{f} {statistics.median(a['cpu_per_10k'] / m['cpu_per_10k'] for a, m in zip(cell('lbproxy', f), cell('lbproxy', 'miss-' + f))):.2f}x"
-            for f in args.files)]
+    if args.miss and rows:
+        out += [""] + [f"{n} hit / its own miss path (median of per-round ratios): " + ", ".join(
+            f"{f} {statistics.median(a['cpu_per_10k'] / m['cpu_per_10k'] for a, m in zip(cell(n, f), cell(n, 'miss-' + f))):.2f}x"
+            for f in args.files) for n in names if n != "nginx"]
     return "\n".join(out)
 
 
