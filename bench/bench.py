@@ -8,6 +8,7 @@
     python3 bench/bench.py overload         # origin protection under overload: LbProxy's limits beside HAProxy's (bench/overload.py)
     python3 bench/bench.py --dry-run        # print what would run, start nothing
     python3 bench/bench.py cache            # the hot set beside nginx's proxy_cache and HAProxy's cache (bench/cache.py)
+    python3 bench/bench.py cache-hit        # CPU per hit only: LbProxy builds beside nginx, interleaved rounds (bench/cache_hit.py)
 
 Builds LbProxy (Release, `dotnet publish`) and bench/BareYarp, generates the served files, starts two nginx
 origins and every target on 127.0.0.1, and measures them interleaved in rounds, so that drift of a shared
@@ -828,6 +829,9 @@ def main(argv):
     if argv[:1] == ["cache"]:  # the hot set beside nginx's and HAProxy's caches: bench/cache.py
         import cache
         return cache.main(argv[1:])
+    if argv[:1] == ["cache-hit"]:  # CPU per hit only, LbProxy builds beside nginx, interleaved: bench/cache_hit.py
+        import cache_hit
+        return cache_hit.main(argv[1:])
     if argv[:1] == ["tls"]:  # HTTPS + HTTP/2 beside nginx, h2load: its own script
         return subprocess.run([sys.executable, os.path.join(BENCH, "bench_tls.py")] + argv[1:], timeout=1800).returncode
     if argv[:1] == ["overload"]:  # overload: its own module, on this module's processes, builds and reports

@@ -141,8 +141,17 @@ internal static class CacheResponder
 
     private static async Task WriteBodyAsync(HttpContext context, CacheBody body, long start, long end)
     {
-        var writer = context.Response.BodyWriter;
+        var response = context.Response;
+        var writer = response.BodyWriter;
         var aborted = context.RequestAborted;
+        if (!response.HasStarted)
+        {
+            // The head goes into the connection's pipe first, so the body is copied into the pipe once. Written before
+            // the response has started, Kestrel holds body bytes in buffers of its own and copies them into the pipe
+            // again behind the head at the first flush (measured with perf: a second memmove of each 100 KiB hit).
+            await response.StartAsync(aborted);
+        }
+
         for (var offset = start; offset < end;)
         {
             if (body.Length <= offset && !await body.WaitAsync(offset, aborted))
