@@ -6,7 +6,7 @@ namespace LbProxy.Caching;
 
 /// <summary>
 /// <c>lbproxy_cache_requests_total{route,result}</c> (hit, miss, stale, collapsed, bypass), started at 0 for every
-/// cached route; <c>lbproxy_cache_bytes</c> and <c>lbproxy_cache_entries</c>, what the hot set holds;
+/// cached route when a config is applied; <c>lbproxy_cache_bytes</c> and <c>lbproxy_cache_entries</c>, what the hot set holds;
 /// <c>lbproxy_cache_evictions_total</c>; <c>lbproxy_cache_purges_total{scope}</c> (path, all);
 /// <c>lbproxy_cache_refreshes_total{result}</c>, the background refreshes of stale-while-revalidate. The hit ratio is
 /// <c>hit / sum</c> of the first; a route whose hits stay at 0 is misconfigured or its origin forbids storing.
@@ -80,8 +80,18 @@ internal sealed class CacheMetrics : IClusterSeries
     public void Configure(ConfiguredIds ids)
     {
         _requests.Configure(ids);
-        // The routes of the config just applied: ConfiguredIds holds their ids only, so the series start at the
-        // first request of each route (cached routes are few; a dashboard shows them from their first hit or miss).
+        // Every result of every cached route of the config just applied starts at 0: a hit ratio is defined (0/0
+        // aside) from the first scrape, before the route's first request. Cached routes are few: five series each.
+        foreach (var route in ids.Routes)
+        {
+            if (CacheRouteSettings.Parse(route.Metadata).Settings is { Enabled: true })
+            {
+                foreach (var result in CacheResult.All)
+                {
+                    _requests.Start(new CacheRequestSeries(route.RouteId, result.Result));
+                }
+            }
+        }
     }
 
     private IEnumerable<Measurement<long>> ObserveRefreshes()
