@@ -116,6 +116,29 @@ public sealed class CacheRefreshTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RefreshAnsweredWithSomethingNotToStore_TheStaleEntryIsDropped()
+    {
+        await using var proxy = await TestProxy.StartAsync(CacheConfig.For(_origin.Address, new JsonObject { ["MaxStaleWhileRevalidate"] = "00:05:00" }));
+        using var client = ManyConnections(proxy);
+        const string Path = "/images/gone.jpg?cc=max-age=1&validators=none";
+        var (hotSet, metrics, key) = Parts(proxy, "/images/gone.jpg", "?cc=max-age=1&validators=none");
+        await GetAsync(client, Path);
+        await Poll.UntilAsync(() => hotSet.Get(key)?.StalenessAt(DateTimeOffset.UtcNow) > TimeSpan.Zero, Bound, "the entry going stale");
+
+        _origin.Gone = true; // the image is deleted: 404, no-store
+        var stale = await GetAsync(client, Path);
+        await Poll.UntilAsync(() => metrics.Refreshes(RefreshResult.Dropped) == 1, Bound, "the refresh dropped the entry");
+        var after = await GetAsync(client, Path);
+
+        Assert.Equal((HttpStatusCode.OK, 1), (stale.Status, stale.N));
+        Assert.Contains("stale-while-revalidate", stale.CacheStatus, StringComparison.Ordinal);
+        Assert.Null(hotSet.Get(key));
+        Assert.Equal(HttpStatusCode.NotFound, after.Status); // from the origin, not the stale copy
+        Assert.StartsWith("LbProxy; fwd=uri-miss", after.CacheStatus, StringComparison.Ordinal);
+        Assert.Equal(3, _origin.CountOf("/images/gone.jpg"));
+    }
+
+    [Fact]
     public async Task RefreshesAreBoundedOverall_AStaleKeyFoundWhileTheSlotIsTaken_IsAnsweredStaleWithoutOne()
     {
         var cache = new JsonObject { ["MaxStaleWhileRevalidate"] = "00:05:00", ["MaxConcurrentRefreshes"] = 1 };

@@ -19,7 +19,7 @@ namespace LbProxy.Tests.Infrastructure;
 /// for <see cref="Release"/>, <c>half=1</c> the first half of the body is sent and the rest waits for
 /// <see cref="ReleaseRest"/>. Every answer has <c>ETag: "{format}-{path}"</c> and a fixed <c>Last-Modified</c>, but
 /// with <c>validators=none</c> (then a refresh gets new bytes, not a 304).
-/// <see cref="Failing"/> makes every answer a 500.
+/// <see cref="Failing"/> makes every answer a 500, <see cref="Gone"/> a 404 with <c>Cache-Control: no-store</c>.
 /// </summary>
 internal sealed class CountingOrigin : IAsyncDisposable
 {
@@ -38,6 +38,8 @@ internal sealed class CountingOrigin : IAsyncDisposable
     public int Requests => Volatile.Read(ref _requests);
 
     public volatile bool Failing;
+
+    public volatile bool Gone;
 
     public static async Task<CountingOrigin> StartAsync()
     {
@@ -95,6 +97,14 @@ internal sealed class CountingOrigin : IAsyncDisposable
         if (query["hold"] == "1")
         {
             await _held.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        if (Gone)
+        {
+            response.StatusCode = StatusCodes.Status404NotFound;
+            response.Headers.CacheControl = "no-store";
+            await response.WriteAsync("gone");
+            return;
         }
 
         var etag = $"\"{format}-{path}\"";
