@@ -15,8 +15,13 @@ LbProxy sends; HAProxy's cache refuses every response with Vary, which is the po
   its 100 KiB at 400 KiB/s, so the first request is still in flight when the others arrive), in one format class
   and in three (Accept of AVIF, WebP, JPEG browsers);
 - hit ratio on a Zipf trace (s 0.9) over 1,000 objects of 8 KiB with the cache limit at 10% of the working set,
-  each proxy counting bytes its own way; and the same trace through SIEVE and LRU simulated (pure functions, the
-  same capacity in objects), which is how LbProxy's policy was chosen;
+  each proxy counting bytes its own way, with what each held sampled every 0.2 s during the trace (nginx enforces
+  max_size in its cache manager, which wakes at most every 10 s, so it holds more than its limit in between); the
+  same trace through nginx with its manager tuned to keep up (inactive=1s: it wakes every second, manager_files,
+  manager_sleep, manager_threshold: it evicts without pausing); through LbProxy with its limit at the bytes nginx
+  held on average and at the most it held (equal size, each counting its own way); the trace runs on cold caches
+  of their own (the herd and CPU runs leave 100 KiB objects in the others); and through SIEVE and LRU simulated (pure functions) at
+  the mean number of objects each held, which is how LbProxy's policy was chosen;
 - peak RSS (VmHWM) of each proxy at the end.
 
 Every step is bounded; every process runs in its own session and is stopped by its group at the end.
@@ -67,9 +72,15 @@ def origin_conf(d, port, www):
   }}""").replace("  types { image/jpeg jpg; }", "  types { image/jpeg jpg; }\n  types_hash_max_size 2048;")
 
 
-def nginx_conf(d, port, origin, limit):
+# nginx's cache manager wakes when the entry at the tail of its LRU queue becomes inactive, at most 10 s later; with
+# inactive=1s that is every second (an entry not hit for a second is gone, which a tight cache has evicted by size
+# long before); then it evicts up to manager_files entries, pausing manager_sleep when a pass took manager_threshold.
+NGINX_MANAGER_TUNED = "inactive=1s manager_files=100000 manager_sleep=1ms manager_threshold=10s"
+
+
+def nginx_conf(d, port, origin, limit, manager="inactive=1h"):
     return b.NGINX_COMMON.format(workers=1, dir=d, body=f"""
-  proxy_cache_path {d}/cache levels=1:2 keys_zone=hot:10m max_size={limit} inactive=1h use_temp_path=off;
+  proxy_cache_path {d}/cache levels=1:2 keys_zone=hot:10m max_size={limit} {manager} use_temp_path=off;
   upstream origins {{ server 127.0.0.1:{origin}; keepalive 128; }}
   server {{
     listen 127.0.0.1:{port};
@@ -191,17 +202,31 @@ def simulate(trace, capacity, policy):
     return hits / len(trace)
 
 
-def held(target, port, directory):
-    """KiB and objects a cache holds at the end: LbProxy's own count; nginx's files on disk (its max_size is enforced
-    by its cache manager, periodically, so it may hold more than the limit for a while); HAProxy's: not readable."""
-    if target == "lbproxy":
+def held_bytes(target, port, directory):
+    """Bytes and objects a cache holds now: LbProxy's own count (bodies, headers, bookkeeping); nginx's files on disk
+    (each the body, the response headers and the key: what its max_size counts, but in the file system's blocks);
+    HAProxy's: not readable."""
+    if target.startswith("lbproxy"):
         status, body, _ = b.http_get(port, "/_lb/cache")
         cache = json.loads(body) if status == 200 else {}
-        return round(cache.get("bytes", 0) / 1024), cache.get("entries")
-    if target == "nginx":
-        files = [os.path.join(r, f) for r, _, fs in os.walk(os.path.join(directory, "cache")) for f in fs]
-        return round(sum(os.path.getsize(f) for f in files) / 1024), len(files)
+        return cache.get("bytes", 0), cache.get("entries")
+    if target.startswith("nginx"):
+        total = count = 0
+        for r, _, fs in os.walk(os.path.join(directory, "cache")):
+            for f in fs:
+                try:
+                    total += os.path.getsize(os.path.join(r, f))
+                    count += 1
+                except FileNotFoundError:  # evicted by the manager meanwhile
+                    pass
+        return total, count
     return None, None
+
+
+def held(target, port, directory):
+    """KiB and objects a cache holds at the end."""
+    size, count = held_bytes(target, port, directory)
+    return (round(size / 1024) if size is not None else None), count
 
 
 def origin_count(log_path, prefix):
@@ -237,12 +262,22 @@ def herd(port, path, accepts):
     return asyncio.run(_herd(port, path, accepts, 60))
 
 
-def trace_run(port, trace, prefix, bound):
-    """Sends the trace over 4 keep-alive connections in order (each takes every 4th request); returns errors."""
+def trace_run(port, trace, prefix, bound, sample=None):
+    """Sends the trace over 4 keep-alive connections in order (each takes every 4th request); returns errors, and
+    what `sample()` (bytes, objects) read every 0.2 s meanwhile."""
     import http.client
     import threading
     errors = [0]
+    samples = []
     deadline = time.monotonic() + bound
+    done = threading.Event()
+
+    def sampler():
+        while not done.wait(0.2):
+            try:
+                samples.append(sample())
+            except (OSError, ValueError, http.client.HTTPException):
+                pass
 
     def worker(k):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -258,11 +293,27 @@ def trace_run(port, trace, prefix, bound):
         conn.close()
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    watcher = threading.Thread(target=sampler) if sample else None
     for t in threads:
         t.start()
+    if watcher:
+        watcher.start()
     for t in threads:
         t.join(bound + 30)
-    return errors[0]
+    done.set()
+    if watcher:
+        watcher.join(30)
+    return errors[0], samples
+
+
+def summarize(samples):
+    """Mean and peak of what a cache held during a trace: KiB and objects."""
+    kept = [(size, count) for size, count in samples if size is not None and count is not None]
+    if not kept:
+        return {}
+    return {"mean_kib": round(sum(s for s, _ in kept) / len(kept) / 1024), "max_kib": round(max(s for s, _ in kept) / 1024),
+            "mean_objects": round(sum(c for _, c in kept) / len(kept)), "max_objects": max(c for _, c in kept),
+            "samples": len(kept)}
 
 
 def main(argv):
@@ -270,6 +321,8 @@ def main(argv):
     work = os.path.join(args.out, "work")
     origin_port = args.base_port + 1
     ports = {t: args.base_port + 10 + i for i, t in enumerate(TARGETS)}
+    extra_ports = {"lbproxy-zipf": args.base_port + 20, "nginx-zipf": args.base_port + 21, "nginx-tuned": args.base_port + 22,
+                   "lbproxy-equal": args.base_port + 23, "lbproxy-peak": args.base_port + 24}
     limit = ZIPF_OBJECTS * ZIPF_SIZE // 10
     if args.dry_run:
         print(f"mode cache; out {args.out}; {args.duration:g} s wrk runs, {args.connections} connections; "
@@ -277,6 +330,11 @@ def main(argv):
         print(f"  origin         port {origin_port:5}  nginx (Cache-Control: public, max-age=3600; Vary: Accept)")
         for t, p in ports.items():
             print(f"  {t:14} port {p:5}  {'dotnet LbProxy.dll (/c/ cached)' if t == 'lbproxy' else t + ' (/c/ cached)'}")
+        print(f"  {'lbproxy-zipf':14} port {extra_ports['lbproxy-zipf']:5}  LbProxy, the Zipf trace only, cold")
+        print(f"  {'nginx-zipf':14} port {extra_ports['nginx-zipf']:5}  nginx, the Zipf trace only, cold")
+        print(f"  {'nginx-tuned':14} port {extra_ports['nginx-tuned']:5}  nginx, the Zipf trace only, cold, cache manager: {NGINX_MANAGER_TUNED}")
+        print(f"  {'lbproxy-equal':14} port {extra_ports['lbproxy-equal']:5}  LbProxy, the Zipf trace only, limit: the mean bytes nginx held in its trace")
+        print(f"  {'lbproxy-peak':14} port {extra_ports['lbproxy-peak']:5}  LbProxy, the Zipf trace only, limit: the most bytes nginx held in its trace")
         return 0
     os.makedirs(work, exist_ok=True)
     b.ensure_programs(args)
@@ -344,20 +402,67 @@ def main(argv):
                 results[t][f"errors_{path}"] = r["errors"]
                 b.log(f"{t}: {path}: {r['rps']:.0f} req/s, CPU {r['cpu_per_10k']:.3f} s/10k, errors {r['errors']}")
 
-        # Zipf trace, limit at 10% of the working set.
+        # Zipf trace, limit at 10% of the working set; what each holds sampled during it.
         trace = zipf_trace(args.trace, ZIPF_OBJECTS, ZIPF_S)
-        for t in TARGETS:
+
+        def zipf(t, port, directory):
             before = origin_count(access, "/c/z/")
-            errors = trace_run(ports[t], trace, "/c/z/", 300)
+            errors, samples = trace_run(port, trace, "/c/z/", 300, lambda: held_bytes(t, port, directory))
             misses = origin_count(access, "/c/z/") - before
-            results[t]["zipf_hit_ratio"] = round(1 - misses / len(trace), 4)
-            results[t]["zipf_errors"] = errors
+            r = results.setdefault(t, {})
+            r["zipf_hit_ratio"] = round(1 - misses / len(trace), 4)
+            r["zipf_errors"] = errors
+            r["held_kib"], r["held_objects"] = held(t, port, directory)
+            r["held_during"] = summarize(samples)
+            b.log(f"{t}: Zipf hit ratio {r['zipf_hit_ratio']:.3f} ({misses} origin requests of {len(trace)}), errors {errors}; "
+                  f"held during the trace {r['held_during']}")
+
+        for t in TARGETS:
             results[t]["peak_rss_mib"] = round(procs[t].status_kib("VmHWM") / 1024, 1)
-            results[t]["held_kib"], results[t]["held_objects"] = held(t, ports[t], os.path.join(work, t))
-            b.log(f"{t}: Zipf hit ratio {results[t]['zipf_hit_ratio']:.3f} ({misses} origin requests of {len(trace)}), errors {errors}")
-        # At 10% of the objects, and at the number LbProxy's limit held (its entries cost headers and bookkeeping too).
+
+        # The trace through caches of their own, cold: the herd and CPU runs left 100 KiB objects in the others.
+        def cold(name, conf_lbproxy_limit=None, manager=None):
+            td = os.path.join(work, name)
+            os.makedirs(td, exist_ok=True)
+            port = extra_ports[name]
+            if conf_lbproxy_limit is not None:
+                with open(f"{td}/yarp.json", "w") as f:
+                    json.dump(lbproxy_conf(origin_port, conf_lbproxy_limit), f, indent=2)
+                env = dict(os.environ, DOTNET_TC_CallCountingDelayMs="0", DOTNET_CLI_TELEMETRY_OPTOUT="1")
+                p = bench.start(name, ["dotnet", f"{build_dir}/lbproxy/LbProxy.dll", "--config", f"{td}/yarp.json", "--urls",
+                                       f"http://127.0.0.1:{port}"], env=env, cpus=args.proxy_cpus)
+            else:
+                with open(f"{td}/nginx.conf", "w") as f:
+                    f.write(nginx_conf(td, port, origin_port, limit, manager))
+                p = bench.start(name, ["nginx", "-p", td, "-e", f"{td}/error.log", "-c", f"{td}/nginx.conf"], cpus=args.proxy_cpus)
+            b.wait_ready(p, port, "/small.jpg")
+            zipf(name, port, td)
+            p.stop()
+
+        cold("lbproxy-zipf", conf_lbproxy_limit=limit)
+        cold("nginx-zipf", manager="inactive=1h")
+        zipf("haproxy", ports["haproxy"], os.path.join(work, "haproxy"))
+        # nginx with its cache manager tuned to keep up.
+        cold("nginx-tuned", manager=NGINX_MANAGER_TUNED)
+        # LbProxy with its limit at the bytes nginx held on average during its trace: equal size, each counting its way.
+        # Its mean is that of a sawtooth (it overshoots until its manager wakes), so also at the most nginx held: the
+        # memory a host has to have for it.
+        for name, key in (("lbproxy-equal", "mean_kib"), ("lbproxy-peak", "max_kib")):
+            equal = results["nginx-zipf"].get("held_during", {}).get(key)
+            if equal:
+                cold(name, conf_lbproxy_limit=equal * 1024)
+                results[name]["limit_kib"] = equal
+        for t in ("lbproxy", "nginx"):
+            results[t].update(results[f"{t}-zipf"])
+
+        # Simulated at 10% of the objects and at the mean number each held (LbProxy's entries cost headers and
+        # bookkeeping too; nginx's files its headers and key).
         sim = {}
-        for capacity in sorted({ZIPF_OBJECTS // 10, results["lbproxy"]["held_objects"] or ZIPF_OBJECTS // 10}):
+        capacities = {ZIPF_OBJECTS // 10}
+        for t in ("lbproxy-zipf", "nginx-zipf", "nginx-tuned", "lbproxy-equal", "lbproxy-peak"):
+            if results.get(t, {}).get("held_during", {}).get("mean_objects"):
+                capacities.add(results[t]["held_during"]["mean_objects"])
+        for capacity in sorted(capacities):
             sim[capacity] = {p: round(simulate(trace, capacity, p), 4) for p in ("lru", "sieve")}
             b.log(f"simulated at {capacity} objects: LRU {sim[capacity]['lru']:.3f}, SIEVE {sim[capacity]['sieve']:.3f}")
     finally:
@@ -396,12 +501,27 @@ def report(meta, results, sim, args):
     out.append(f"| Zipf hit ratio, limit {meta['limit_bytes'] // 1024} KiB (10%) | {results['lbproxy']['zipf_hit_ratio']} | {results['nginx']['zipf_hit_ratio']} | {results['haproxy']['zipf_hit_ratio']} |")
     out.append(f"| held at the end of the trace, KiB (objects) | {results['lbproxy']['held_kib']} ({results['lbproxy']['held_objects']}) | "
                f"{results['nginx']['held_kib']} ({results['nginx']['held_objects']}) | - |")
+
+    def during(t):
+        h = results.get(t, {}).get("held_during") or {}
+        return f"{h['mean_kib']:,} / {h['max_kib']:,} ({h['mean_objects']} / {h['max_objects']})" if h else "-"
+
+    out.append(f"| held during the trace, mean / max KiB (objects) | {during('lbproxy')} | {during('nginx')} | - |")
     out.append(f"| RSS idle / peak, MiB | {results['lbproxy']['idle_rss_mib']} / {results['lbproxy']['peak_rss_mib']} | "
                f"{results['nginx']['idle_rss_mib']} / {results['nginx']['peak_rss_mib']} | {results['haproxy']['idle_rss_mib']} / {results['haproxy']['peak_rss_mib']} |")
     out += ["", "| LbProxy ratios | 4 KiB | 100 KiB |", "|---|---|---|",
             f"| hit CPU / nginx hit CPU (target at most 1.3x) | {ratio(cpu('lbproxy', 'c/small.jpg'), cpu('nginx', 'c/small.jpg'))} | {ratio(cpu('lbproxy', 'c/large.jpg'), cpu('nginx', 'c/large.jpg'))} |",
             f"| hit CPU / its own miss path (target at most 0.5x) | {ratio(cpu('lbproxy', 'c/small.jpg'), cpu('lbproxy', 'small.jpg'))} | {ratio(cpu('lbproxy', 'c/large.jpg'), cpu('lbproxy', 'large.jpg'))} |",
-            ""] + [f"Simulated on the same trace at {c} objects: LRU {v['lru']}, SIEVE {v['sieve']}." for c, v in sim.items()]
+            ""]
+    tuned, equal, peak = results.get("nginx-tuned", {}), results.get("lbproxy-equal", {}), results.get("lbproxy-peak", {})
+    out += ["| Zipf trace, equal size | hit ratio | held during the trace, mean / max KiB (objects) |", "|---|---|---|",
+            f"| LbProxy, limit {meta['limit_bytes'] // 1024} KiB | {results['lbproxy']['zipf_hit_ratio']} | {during('lbproxy')} |",
+            f"| nginx, max_size {meta['limit_bytes'] // 1024} KiB, manager as by default | {results['nginx']['zipf_hit_ratio']} | {during('nginx')} |",
+            f"| nginx, max_size {meta['limit_bytes'] // 1024} KiB, manager tuned (`{NGINX_MANAGER_TUNED}`) | {tuned.get('zipf_hit_ratio', '-')} | {during('nginx-tuned')} |",
+            f"| LbProxy, limit {equal.get('limit_kib', '-')} KiB (nginx's mean held) | {equal.get('zipf_hit_ratio', '-')} | {during('lbproxy-equal')} |",
+            f"| LbProxy, limit {peak.get('limit_kib', '-')} KiB (the most nginx held) | {peak.get('zipf_hit_ratio', '-')} | {during('lbproxy-peak')} |",
+            ""]
+    out += [f"Simulated on the same trace at {c} objects: LRU {v['lru']}, SIEVE {v['sieve']}." for c, v in sim.items()]
     return "\n".join(out)
 
 

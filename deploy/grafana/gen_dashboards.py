@@ -408,13 +408,24 @@ config_logs = dashboard(
                 f'or sum by (instance) (rate(lbproxy_accesslog_lines_total{s()}[{RI}])) * 0', "{{instance}}")]),
     ])
 
+ANSWERED_FROM_MEMORY = s('result=~"hit|stale"')
+NOT_BYPASSED = s('result!="bypass"')
+
+
 def cache_row():
-    """The hot set (src/LbProxy/Caching, docs/cache.md): what it holds against its limit, evictions and purges. Only
-    series every LbProxy exports from its start: lbproxy_cache_requests_total (hit ratio) exists once a cached route
-    has had a request, and the live-Prometheus test checks every panel against a config with none (see docs/cache.md
-    for the hit-ratio query)."""
+    """The hot set (src/LbProxy/Caching, docs/cache.md): the hit ratio, what it holds against its limit, evictions
+    and purges, background refreshes. lbproxy_cache_requests_total has series for cached routes only (every result
+    at 0 once the config is applied): the hit ratio has no data where no route is cached."""
     return [
         row("Hot set"),
+        panel("Hit ratio", "Requests of cached routes answered from memory (fresh, or stale while refreshed or on an origin "
+              "failure) over every request that could have been; bypasses (credentials, other methods) left out. "
+              "No data when no route is cached.", "percentunit",
+              [(f'sum by (instance) (rate(lbproxy_cache_requests_total{ANSWERED_FROM_MEMORY}[{RI}])) '
+                f'/ sum by (instance) (rate(lbproxy_cache_requests_total{NOT_BYPASSED}[{RI}]))', "{{instance}}")]),
+        panel("Background refreshes", "Refreshes of stale entries per second by result: stored, revalidated (304), dropped "
+              "(the origin answered something not to store), failed (the stale entry stays), skipped (every refresh slot busy).", "ops",
+              [(f'sum by (result) (rate(lbproxy_cache_refreshes_total{s()}[{RI}]))', "{{result}}")], stack=True),
         panel("Hot set bytes", "Bytes the hot set holds (headers and bodies, as counted against the limit), and the limit: never above it.", "bytes",
               [(f'sum by (instance) (lbproxy_cache_bytes{s()})', "held {{instance}}"),
                (f'max by (instance) (lbproxy_cache_limit_bytes{s()})', "limit {{instance}}")]),

@@ -78,9 +78,11 @@ internal static class LogEvents
     public const int DnsResolveRecovered = 16002;
     public const int DnsAddressesChanged = 16003;
 
-    // 17000-17999 Caching: the hot set's purges.
+    // 17000-17999 Caching: the hot set's purges and background refreshes.
     public const int CachePurgedPath = 17001;
     public const int CachePurgedAll = 17002;
+    public const int CacheRefreshed = 17003;
+    public const int CacheRefreshThrew = 17004;
 
     // 12000-12999 Admission: origin protection (concurrency limits, queue, shedding), at Debug only.
     public const int AdmissionShed = 12001;

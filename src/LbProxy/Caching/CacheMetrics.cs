@@ -6,8 +6,9 @@ namespace LbProxy.Caching;
 
 /// <summary>
 /// <c>lbproxy_cache_requests_total{route,result}</c> (hit, miss, stale, collapsed, bypass), started at 0 for every
-/// cached route; <c>lbproxy_cache_bytes</c> and <c>lbproxy_cache_entries</c>, what the hot set holds;
-/// <c>lbproxy_cache_evictions_total</c>; <c>lbproxy_cache_purges_total{scope}</c> (path, all). The hit ratio is
+/// cached route when a config is applied; <c>lbproxy_cache_bytes</c> and <c>lbproxy_cache_entries</c>, what the hot set holds;
+/// <c>lbproxy_cache_evictions_total</c>; <c>lbproxy_cache_purges_total{scope}</c> (path, all);
+/// <c>lbproxy_cache_refreshes_total{result}</c>, the background refreshes of stale-while-revalidate. The hit ratio is
 /// <c>hit / sum</c> of the first; a route whose hits stay at 0 is misconfigured or its origin forbids storing.
 /// </summary>
 internal sealed class CacheMetrics : IClusterSeries
@@ -18,6 +19,7 @@ internal sealed class CacheMetrics : IClusterSeries
     public const string EntriesName = "lbproxy.cache.entries";
     public const string EvictionsName = "lbproxy.cache.evictions";
     public const string PurgesName = "lbproxy.cache.purges";
+    public const string RefreshesName = "lbproxy.cache.refreshes";
 
     public const string ScopePath = "path";
     public const string ScopeAll = "all";
@@ -26,6 +28,15 @@ internal sealed class CacheMetrics : IClusterSeries
     private readonly long[] _totals = new long[CacheResult.All.Count];
     private long _purgedPaths;
     private long _purgedAll;
+    private readonly long[] _refreshes = new long[RefreshResults.Length];
+
+    /// <summary>
+    /// What a background refresh did: <c>stored</c> (the origin's new response stored), <c>revalidated</c> (its 304
+    /// refreshed the entry), <c>dropped</c> (it answered something not to store: the stale entry is dropped),
+    /// <c>failed</c> (no answer, a 5xx or shed: the stale entry stays), <c>skipped</c> (not started: every refresh
+    /// slot busy).
+    /// </summary>
+    public static readonly string[] RefreshResults = ["stored", "revalidated", "dropped", "failed", "skipped"];
 
     public CacheMetrics(IMeterFactory meterFactory, HotSet hotSet)
     {
@@ -43,6 +54,8 @@ internal sealed class CacheMetrics : IClusterSeries
             description: "Entries evicted to make room (purges and replacements not counted).");
         meter.CreateObservableCounter(PurgesName, ObservePurges, unit: "{purge}",
             description: "Purge requests answered, by scope: one path (every format class), or all.");
+        meter.CreateObservableCounter(RefreshesName, ObserveRefreshes, unit: "{refresh}",
+            description: "Background refreshes of stale entries (stale-while-revalidate) by result: stored, revalidated, dropped, failed (the stale entry stays), skipped (every refresh slot busy).");
     }
 
     public void Record(string routeId, CacheResult result)
@@ -57,13 +70,39 @@ internal sealed class CacheMetrics : IClusterSeries
     /// <summary>Requests of every cached route by result, since the start: for the status section and the live page.</summary>
     public long Total(CacheResult result) => Interlocked.Read(ref _totals[result.Index]);
 
+    /// <summary>Counts one background refresh; <paramref name="result"/> is an index into <see cref="RefreshResults"/>.</summary>
+    public void RecordRefresh(RefreshResult result) => Interlocked.Increment(ref _refreshes[(int)result]);
+
+    public long Refreshes(RefreshResult result) => Interlocked.Read(ref _refreshes[(int)result]);
+
     public void RecordPurge(bool all) => Interlocked.Increment(ref all ? ref _purgedAll : ref _purgedPaths);
 
     public void Configure(ConfiguredIds ids)
     {
         _requests.Configure(ids);
-        // The routes of the config just applied: ConfiguredIds holds their ids only, so the series start at the
-        // first request of each route (cached routes are few; a dashboard shows them from their first hit or miss).
+        // Every result of every cached route of the config just applied starts at 0: a hit ratio is defined (0/0
+        // aside) from the first scrape, before the route's first request. Cached routes are few: five series each.
+        foreach (var route in ids.Routes)
+        {
+            if (CacheRouteSettings.Parse(route.Metadata).Settings is { Enabled: true })
+            {
+                foreach (var result in CacheResult.All)
+                {
+                    _requests.Start(new CacheRequestSeries(route.RouteId, result.Result));
+                }
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveRefreshes()
+    {
+        var measurements = new Measurement<long>[RefreshResults.Length];
+        for (var i = 0; i < measurements.Length; i++)
+        {
+            measurements[i] = new(Interlocked.Read(ref _refreshes[i]), new KeyValuePair<string, object?>("result", RefreshResults[i]));
+        }
+
+        return measurements;
     }
 
     private IEnumerable<Measurement<long>> ObservePurges() =>
@@ -71,6 +110,16 @@ internal sealed class CacheMetrics : IClusterSeries
         new(Interlocked.Read(ref _purgedPaths), new KeyValuePair<string, object?>("scope", ScopePath)),
         new(Interlocked.Read(ref _purgedAll), new KeyValuePair<string, object?>("scope", ScopeAll)),
     ];
+}
+
+/// <summary>What a background refresh did: the <c>result</c> of <c>lbproxy_cache_refreshes_total</c>, in the order of <see cref="CacheMetrics.RefreshResults"/>.</summary>
+internal enum RefreshResult
+{
+    Stored,
+    Revalidated,
+    Dropped,
+    Failed,
+    Skipped,
 }
 
 /// <summary>One series of <c>lbproxy_cache_requests_total</c>.</summary>

@@ -42,10 +42,19 @@ internal sealed class CacheOptions
 
     /// <summary>
     /// How long past its freshness a stored response is still answered while one request refreshes it from the
-    /// origin (RFC 5861 stale-while-revalidate). Zero: a stale response is refreshed before it is answered.
+    /// origin in the background (RFC 5861 stale-while-revalidate). Zero: a stale response is refreshed before it
+    /// is answered, by the request that finds it.
     /// </summary>
     [TimeSpanRange("00:00:00", "30.00:00:00")]
     public TimeSpan MaxStaleWhileRevalidate { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How many background refreshes (stale-while-revalidate) may be at the origin at once, over every key (one per
+    /// key at most). A stale entry found while they are all busy is answered stale without a refresh; once past
+    /// <see cref="MaxStaleWhileRevalidate"/> it is refreshed by the request that finds it.
+    /// </summary>
+    [Range(1, 4096)]
+    public int MaxConcurrentRefreshes { get; set; } = 32;
 
     /// <summary>
     /// How long a request waits for another one's origin request for the same key (collapsed forwarding) to produce

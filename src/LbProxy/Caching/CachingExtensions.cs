@@ -11,6 +11,7 @@ internal static class CachingExtensions
         services.AddLbProxyOptions<CacheOptions, CacheOptionsValidator>(CacheOptions.SectionName, static (section, options) => section.Bind(options));
         services.AddSingleton<IConfigCheck, CacheConfigCheck>();
         services.AddSingleton<HotSet>();
+        services.AddSingleton<CacheRefreshes>();
         services.AddSingleton<CacheMetrics>();
         services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<CacheMetrics>());
         services.AddControlEndpoints<CacheEndpoints>();

@@ -18,11 +18,16 @@ namespace LbProxy.Caching;
 /// is answered instead. Every response of a cached route says what happened in <c>Cache-Status</c> (RFC 9211).
 /// A route without caching costs one table lookup.
 /// </summary>
-internal sealed class ResponseCacheMiddleware(
-    RequestDelegate next, HotSet hotSet, IOptionsMonitor<CacheOptions> options, CacheMetrics metrics, TimeProvider time)
+internal sealed partial class ResponseCacheMiddleware(
+    RequestDelegate next,
+    HotSet hotSet,
+    IOptionsMonitor<CacheOptions> options,
+    CacheMetrics metrics,
+    TimeProvider time,
+    CacheRefreshes refreshes,
+    ILogger<ResponseCacheMiddleware> logger)
 {
     private const string Hit = "LbProxy; hit";
-    private const string HitStaleWhileRevalidate = "LbProxy; hit; detail=stale-while-revalidate";
     private const string Collapsed = "LbProxy; fwd=uri-miss; collapsed";
 
     public Task Invoke(HttpContext context)
@@ -59,10 +64,12 @@ internal sealed class ResponseCacheMiddleware(
 
                 entry = null;
             }
-            else if (!entry.Freshness.MustRevalidate && staleness <= current.MaxStaleWhileRevalidate && hotSet.FlightOf(key) is not null)
+            else if (!entry.Freshness.MustRevalidate && staleness <= current.MaxStaleWhileRevalidate)
             {
-                // One request is refreshing it from the origin: the others are answered the stale copy meanwhile.
-                if (await CacheResponder.ServeEntryAsync(context, entry, now, HitStaleWhileRevalidate))
+                // Answered stale at once; one refresh per key goes to the origin in the background, unless one (or
+                // a miss of this key) is there already.
+                StartRefresh(context, key, entry, current);
+                if (await CacheResponder.ServeEntryAsync(context, entry, now, StaleWhileRevalidate(staleness)))
                 {
                     Record(context, routeId, CacheResult.Stale);
                     return;
@@ -89,7 +96,7 @@ internal sealed class ResponseCacheMiddleware(
 
         try
         {
-            await LeadAsync(context, routeId, key, flight, entry, current, now);
+            await LeadAsync(context, routeId, key, flight, entry, current, now, background: false);
         }
         finally
         {
@@ -97,6 +104,10 @@ internal sealed class ResponseCacheMiddleware(
             hotSet.EndFlight(key, flight);
         }
     }
+
+    /// <summary>RFC 9211: answered from memory (<c>hit</c>), its remaining freshness negative (<c>ttl</c>): stale.</summary>
+    private static string StaleWhileRevalidate(TimeSpan staleness) =>
+        string.Create(CultureInfo.InvariantCulture, $"LbProxy; hit; ttl=-{(long)Math.Ceiling(staleness.TotalSeconds)}; detail=stale-while-revalidate");
 
     /// <summary>A request collapsed onto another one's origin request.</summary>
     private async Task FollowAsync(HttpContext context, string routeId, Flight flight, CacheOptions current)
@@ -117,7 +128,12 @@ internal sealed class ResponseCacheMiddleware(
     }
 
     /// <summary>The one origin request of a key: its response goes to its client, into the hot set and to the waiters.</summary>
-    private async Task LeadAsync(HttpContext context, string routeId, CacheKey key, Flight flight, CacheEntry? stale, CacheOptions current, DateTimeOffset now)
+    /// <remarks>
+    /// <paramref name="background"/>: a refresh of <paramref name="stale"/> on a context of its own (see
+    /// <see cref="StartRefresh"/>): nobody reads its response; what it did is counted in
+    /// <c>lbproxy_cache_refreshes_total</c>, not as a request.
+    /// </remarks>
+    private async Task LeadAsync(HttpContext context, string routeId, CacheKey key, Flight flight, CacheEntry? stale, CacheOptions current, DateTimeOffset now, bool background)
     {
         var request = context.Request;
         var response = context.Response;
@@ -147,13 +163,15 @@ internal sealed class ResponseCacheMiddleware(
         {
             upstreamStatus = response.StatusCode;
             var failed = context.Features.Get<IForwarderErrorFeature>() is not null;
+            // Sent upstream one class cheaper (admission degrades a request that waits for a slot): not this key's bytes.
+            var degraded = Degraded(context, key);
             CaptureMode mode;
             if ((validating && upstreamStatus == StatusCodes.Status304NotModified && !failed)
                 || (staleForError is not null && upstreamStatus >= 500))
             {
                 mode = CaptureMode.Swallow;
             }
-            else if (!failed && CachePolicy.TryGetFreshness(upstreamStatus, response.Headers, current.DefaultTtl, time.GetUtcNow(), out freshness)
+            else if (!failed && !degraded && CachePolicy.TryGetFreshness(upstreamStatus, response.Headers, current.DefaultTtl, time.GetUtcNow(), out freshness)
                 && (response.ContentLength ?? 0) <= current.MaxObjectBytes)
             {
                 stored = CacheResponder.Snapshot(response.Headers);
@@ -203,9 +221,10 @@ internal sealed class ResponseCacheMiddleware(
         if (mode == CaptureMode.Capture)
         {
             var body = capture.Body!;
+            var added = false;
             if (context.Features.Get<IForwarderErrorFeature>() is null && body.Complete())
             {
-                hotSet.TryAdd(new CacheEntry(key, upstreamStatus, stored!, body, time.GetUtcNow(), freshness));
+                added = hotSet.TryAdd(new CacheEntry(key, upstreamStatus, stored!, body, time.GetUtcNow(), freshness));
             }
             else
             {
@@ -213,12 +232,27 @@ internal sealed class ResponseCacheMiddleware(
                 body.Release();
             }
 
-            Record(context, routeId, CacheResult.Miss);
+            RecordLead(added ? RefreshResult.Stored : RefreshResult.Failed);
             return;
         }
 
         if (mode != CaptureMode.Swallow || response.HasStarted)
         {
+            if (background)
+            {
+                // The origin answered, but not something to store (no-store, private, a 404...): the stale copy must
+                // not outlive that answer. A failure (no answer, a 5xx, shed) leaves it for stale-if-error.
+                var failed = context.Features.Get<IForwarderErrorFeature>() is not null || upstreamStatus >= 500 || Degraded(context, key);
+                if (!failed && stale is not null)
+                {
+                    hotSet.Remove(stale);
+                }
+
+                metrics.RecordRefresh(failed ? RefreshResult.Failed : RefreshResult.Dropped);
+                LogRefreshed(logger, key.Path, key.Format, upstreamStatus, failed ? "failed" : "dropped");
+                return;
+            }
+
             Record(context, routeId, CacheResult.Miss);
             return;
         }
@@ -234,6 +268,12 @@ internal sealed class ResponseCacheMiddleware(
         }
 
         flight.DecideStale(answer, status.Replace("LbProxy; fwd=stale;", "LbProxy; fwd=stale; collapsed;", StringComparison.Ordinal));
+        if (background)
+        {
+            RecordLead(result == CacheResult.Miss ? RefreshResult.Revalidated : RefreshResult.Failed);
+            return;
+        }
+
         response.Clear();
         if (await CacheResponder.ServeEntryAsync(context, answer, time.GetUtcNow(), status))
         {
@@ -245,6 +285,19 @@ internal sealed class ResponseCacheMiddleware(
         // Evicted between the decision and now: the origin's failure is all there is to say.
         response.StatusCode = upstreamStatus == StatusCodes.Status304NotModified ? StatusCodes.Status502BadGateway : upstreamStatus;
         Record(context, routeId, CacheResult.Miss);
+
+        void RecordLead(RefreshResult refresh)
+        {
+            if (background)
+            {
+                metrics.RecordRefresh(refresh);
+                LogRefreshed(logger, key.Path, key.Format, upstreamStatus, CacheMetrics.RefreshResults[(int)refresh]);
+            }
+            else
+            {
+                Record(context, routeId, CacheResult.Miss);
+            }
+        }
     }
 
     /// <summary>
@@ -275,6 +328,10 @@ internal sealed class ResponseCacheMiddleware(
         var refreshed = new CacheEntry(stale.Key, stale.StatusCode, CacheResponder.Snapshot(merged), stale.Body, time.GetUtcNow(), freshness);
         return hotSet.TryAdd(refreshed) ? refreshed : null;
     }
+
+    /// <summary>Sent upstream in another class than its key's: admission degrades a request that waits for a slot.</summary>
+    private static bool Degraded(HttpContext context, in CacheKey key) =>
+        !string.Equals(context.Features.Get<IImageFormatFeature>()?.FormatClass ?? "", key.Format, StringComparison.Ordinal);
 
     private Task ForwardAsync(HttpContext context, string cacheStatus)
     {

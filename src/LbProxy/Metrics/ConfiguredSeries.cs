@@ -15,18 +15,20 @@ namespace LbProxy.Metrics;
 internal sealed class ConfiguredIds
 {
     /// <summary>No config applied yet: nothing is filtered.</summary>
-    public static readonly ConfiguredIds Unknown = new([], null, null, null);
+    public static readonly ConfiguredIds Unknown = new([], [], null, null, null);
 
     private readonly FrozenSet<string>? _routes;
     private readonly FrozenSet<string>? _clusters;
     private readonly FrozenSet<(string Cluster, string Destination)>? _destinations;
 
     private ConfiguredIds(
+        IReadOnlyList<RouteConfig> routeConfigs,
         IReadOnlyList<ClusterConfig> clusters,
         FrozenSet<string>? routes,
         FrozenSet<string>? clusterIds,
         FrozenSet<(string, string)>? destinations)
     {
+        Routes = routeConfigs;
         Clusters = clusters;
         _routes = routes;
         _clusters = clusterIds;
@@ -35,6 +37,9 @@ internal sealed class ConfiguredIds
 
     /// <summary>Every configured cluster, for the series that start at 0.</summary>
     public IReadOnlyList<ClusterConfig> Clusters { get; }
+
+    /// <summary>Every configured route, for the series that start at 0 (those of cached routes).</summary>
+    public IReadOnlyList<RouteConfig> Routes { get; }
 
     public static ConfiguredIds From(IReadOnlyList<IProxyConfig> configs) =>
         From([.. configs.SelectMany(static c => c.Routes)], [.. configs.SelectMany(static c => c.Clusters)]);
@@ -45,6 +50,7 @@ internal sealed class ConfiguredIds
             .SelectMany(static c => (c.Destinations ?? new Dictionary<string, DestinationConfig>()).Keys.Select(d => (c.ClusterId, d)))
             .ToFrozenSet();
         return new ConfiguredIds(
+            routes,
             clusters,
             routes.Select(static r => r.RouteId).ToFrozenSet(StringComparer.Ordinal),
             clusters.Select(static c => c.ClusterId).ToFrozenSet(StringComparer.Ordinal),

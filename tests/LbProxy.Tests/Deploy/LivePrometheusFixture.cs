@@ -45,6 +45,13 @@ public sealed class LivePrometheusFixture : IAsyncLifetime, IDisposable
         var metadata = json["ReverseProxy"]!["Clusters"]!["images"]!["Metadata"]!.AsObject();
         metadata["Concurrency.MaxPerDestination"] = "1";
         metadata["Concurrency.DegradeFormats"] = "true";
+        // A cached route beside it, so that the hot set's request series exist (they do for cached routes only).
+        json["ReverseProxy"]!["Routes"]!.AsObject()["cached"] = new JsonObject
+        {
+            ["ClusterId"] = "images",
+            ["Match"] = new JsonObject { ["Path"] = "/cached/{**path}" },
+            ["Metadata"] = new JsonObject { ["Cache.Enabled"] = "true" },
+        };
         File.WriteAllText(config, json.ToJsonString());
         _proxy = await ProxyProcess.StartListeningAsync(_temp.FullName, null, Bound, ["--config", config]);
         Proxy = new HttpClient { BaseAddress = _proxy.Address };
@@ -141,6 +148,7 @@ public sealed class LivePrometheusFixture : IAsyncLifetime, IDisposable
             await SendAsync($"/images/large-{round}.jpg", "image/webp,*/*");
             await SendAsync("/images/missing.txt");
             await SendAsync($"/nope/{round}");
+            await SendAsync($"/cached/c{round % 4}.jpg"); // a miss, then hits
             await Task.Delay(TimeSpan.FromMilliseconds(100));
         }
 

@@ -312,6 +312,19 @@ public sealed class CacheTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RequestSeries_OfEveryCachedRoute_At0OnceTheConfigIsApplied()
+    {
+        await using var proxy = await TestProxy.StartAsync(CacheConfig.For(_origin.Address));
+        using var client = ManyConnections(proxy);
+
+        var scrape = await MetricsScrape.TakeAsync(client);
+
+        Assert.All(CacheResult.All, r => Assert.Equal(0, scrape.Single("lbproxy_cache_requests_total", ("route", "images"), ("result", r.Result))));
+        Assert.Empty(scrape.Where("lbproxy_cache_requests_total", ("route", "plain"))); // not cached: no series
+        Assert.All(CacheMetrics.RefreshResults, r => Assert.Equal(0, scrape.Single("lbproxy_cache_refreshes_total", ("result", r))));
+    }
+
+    [Fact]
     public async Task FillingFourTimesTheLimit_BytesNeverAboveIt_LargeObjectsStreamedNotStored()
     {
         const long Limit = 1024 * 1024;

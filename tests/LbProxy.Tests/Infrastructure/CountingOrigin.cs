@@ -17,8 +17,9 @@ namespace LbProxy.Tests.Infrastructure;
 /// <c>public, max-age=60</c>; <c>none</c> for no header), <c>cookie=1</c> a <c>Set-Cookie</c>, <c>status</c>,
 /// <c>chunked=1</c> no <c>Content-Length</c>, <c>vary</c> a <c>Vary</c>, <c>hold=1</c> the response headers wait
 /// for <see cref="Release"/>, <c>half=1</c> the first half of the body is sent and the rest waits for
-/// <see cref="ReleaseRest"/>. Every answer has <c>ETag: "{format}-{path}"</c> and a fixed <c>Last-Modified</c>.
-/// <see cref="Failing"/> makes every answer a 500.
+/// <see cref="ReleaseRest"/>. Every answer has <c>ETag: "{format}-{path}"</c> and a fixed <c>Last-Modified</c>, but
+/// with <c>validators=none</c> (then a refresh gets new bytes, not a 304).
+/// <see cref="Failing"/> makes every answer a 500, <see cref="Gone"/> a 404 with <c>Cache-Control: no-store</c>.
 /// </summary>
 internal sealed class CountingOrigin : IAsyncDisposable
 {
@@ -37,6 +38,8 @@ internal sealed class CountingOrigin : IAsyncDisposable
     public int Requests => Volatile.Read(ref _requests);
 
     public volatile bool Failing;
+
+    public volatile bool Gone;
 
     public static async Task<CountingOrigin> StartAsync()
     {
@@ -96,8 +99,17 @@ internal sealed class CountingOrigin : IAsyncDisposable
             await _held.Task.WaitAsync(TimeSpan.FromSeconds(60));
         }
 
+        if (Gone)
+        {
+            response.StatusCode = StatusCodes.Status404NotFound;
+            response.Headers.CacheControl = "no-store";
+            await response.WriteAsync("gone");
+            return;
+        }
+
         var etag = $"\"{format}-{path}\"";
-        if (request.Headers.IfNoneMatch == etag && !Failing)
+        var validators = query["validators"] != "none";
+        if (validators && request.Headers.IfNoneMatch == etag && !Failing)
         {
             response.StatusCode = StatusCodes.Status304NotModified;
             response.Headers.ETag = etag;
@@ -122,8 +134,12 @@ internal sealed class CountingOrigin : IAsyncDisposable
             response.Headers.Vary = query["vary"].ToString();
         }
 
-        response.Headers.ETag = etag;
-        response.Headers.LastModified = LastModified.ToString("R", CultureInfo.InvariantCulture);
+        if (validators)
+        {
+            response.Headers.ETag = etag;
+            response.Headers.LastModified = LastModified.ToString("R", CultureInfo.InvariantCulture);
+        }
+
         response.ContentType = format is "avif" or "webp" ? $"image/{format}" : "image/jpeg";
         var size = int.TryParse(query["size"], CultureInfo.InvariantCulture, out var s) ? s : 4096;
         var body = BodyOf(format, path, n, size);
