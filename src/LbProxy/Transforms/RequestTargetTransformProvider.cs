@@ -12,14 +12,16 @@ namespace LbProxy.Transforms;
 /// undecoded, went up double-encoded (<c>/images/caf%E9.jpg</c> as <c>caf%25E9.jpg</c>, a 404), and an encoded unreserved
 /// character in another spelling than sent. When the route forwards the path unchanged, this sets the upstream address
 /// itself, from the path of <see cref="IHttpRequestFeature.RawTarget"/>, and YARP's own query (a query transform's result,
-/// else the query as sent, which Kestrel never decodes).
+/// else the query as sent, which Kestrel never decodes). When a route's path transform changed the path, the whole
+/// segments it kept at the end keep the client's spelling (<see cref="KeptAsSent"/>).
 /// </summary>
 /// <remarks>
 /// Only a path that means the same to every origin is forwarded as sent: pchar, <c>/</c> and well-formed <c>%XX</c>, no
 /// encoded <c>/</c>, <c>\</c> or <c>.</c> (<c>%2F</c>, <c>%5C</c>, <c>%2E</c>: an origin that decodes them would find segments,
 /// or dot segments, that routing and the control split never saw) and no <c>.</c> or <c>..</c> segment (Kestrel resolved
-/// them before routing). Any other path goes YARP's way, as before; so does a path that a route's transforms changed, a
-/// path under a path base, and a path with no <c>%</c> at all, which YARP already sends as it came, at no cost here.
+/// them before routing). Any other path goes YARP's way, as before; so does a transformed path that kept no whole
+/// segment of the client's at its end (PathSet), a path under a path base, and a path with no <c>%</c> at all, which YARP
+/// already sends as it came, at no cost here.
 /// </remarks>
 internal sealed class RequestTargetTransformProvider : ITransformProvider
 {
