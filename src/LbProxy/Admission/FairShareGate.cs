@@ -57,7 +57,7 @@ internal sealed class FairShareGate
             }
 
             var waiter = new FairShareWaiter(share);
-            waiter.Node = share.Waiters.AddLast(waiter);
+            waiter.Node = (share.Waiters ??= new LinkedList<FairShareWaiter>()).AddLast(waiter);
             _waiting++;
             if (share.Turn is null)
             {
@@ -104,7 +104,7 @@ internal sealed class FairShareGate
             }
 
             var share = waiter.Share;
-            share.Waiters.Remove(waiter.Node!);
+            share.Waiters!.Remove(waiter.Node!);
             _waiting--;
             if (share.Waiters.Count == 0 && share.Turn is { } turn)
             {
@@ -133,7 +133,7 @@ internal sealed class FairShareGate
             }
 
             var share = turn.Value;
-            var waiter = share.Waiters.First!.Value;
+            var waiter = share.Waiters!.First!.Value;
             share.Waiters.RemoveFirst();
             _waiting--;
             share.Held++;
@@ -168,7 +168,7 @@ internal sealed class FairShareGate
     /// <summary>A connection that holds nothing and waits for nothing is not kept.</summary>
     private void Forget(ConnectionShare share)
     {
-        if (share.Held == 0 && share.Waiters.Count == 0)
+        if (share.Held == 0 && (share.Waiters is null || share.Waiters.Count == 0))
         {
             _byConnection.Remove(share.Connection);
         }
@@ -184,7 +184,8 @@ internal sealed class ConnectionShare(string connection)
 
     internal int Held { get; set; }
 
-    internal LinkedList<FairShareWaiter> Waiters { get; } = new();
+    /// <summary>Made at the first wait: most connections never wait, and a share is made per request over HTTP/1.1.</summary>
+    internal LinkedList<FairShareWaiter>? Waiters { get; set; }
 
     /// <summary>Its place among the connections with waiters; null when it has none.</summary>
     internal LinkedListNode<ConnectionShare>? Turn { get; set; }
