@@ -5,7 +5,8 @@ namespace LbProxy.SampleOrigin;
 /// <summary>
 /// What the origin counts of its image requests, for tests and the bench: requests being served right now (from
 /// arrival, waiting for a worker included, to the end of the response), the highest that ever was, and requests by
-/// the format class served. <c>GET /_origin/stats</c> shows it, <c>DELETE /_origin/stats</c> resets it.
+/// the format class served, and the answers with a 5xx status (an overrun origin's). <c>GET /_origin/stats</c> shows
+/// it, <c>DELETE /_origin/stats</c> resets it.
 /// </summary>
 public sealed class OriginStats
 {
@@ -14,10 +15,14 @@ public sealed class OriginStats
     private long _avif;
     private long _webp;
     private long _original;
+    private long _serverErrors;
 
     public long InFlight => Interlocked.Read(ref _inFlight);
 
     public long MaxInFlight => Interlocked.Read(ref _maxInFlight);
+
+    /// <summary>Requests answered with a 5xx (one that threw counts as Kestrel's 500), control calls and probes apart.</summary>
+    public long ServerErrors => Interlocked.Read(ref _serverErrors);
 
     public long RequestsOf(string formatClass) => formatClass switch
     {
@@ -27,7 +32,7 @@ public sealed class OriginStats
     };
 
     public OriginStatsDocument Snapshot() => new(InFlight, MaxInFlight, new OriginClassCounts(
-        RequestsOf(ImageFormats.Avif), RequestsOf(ImageFormats.Webp), RequestsOf(ImageFormats.Original)));
+        RequestsOf(ImageFormats.Avif), RequestsOf(ImageFormats.Webp), RequestsOf(ImageFormats.Original)), ServerErrors);
 
     /// <summary>Zeroes the counts; the highest concurrency starts again from what is in flight now.</summary>
     public void Reset()
@@ -35,6 +40,7 @@ public sealed class OriginStats
         Interlocked.Exchange(ref _avif, 0);
         Interlocked.Exchange(ref _webp, 0);
         Interlocked.Exchange(ref _original, 0);
+        Interlocked.Exchange(ref _serverErrors, 0);
         Interlocked.Exchange(ref _maxInFlight, Interlocked.Read(ref _inFlight));
     }
 
@@ -57,10 +63,12 @@ public sealed class OriginStats
     }
 
     internal void Leave() => Interlocked.Decrement(ref _inFlight);
+
+    internal void ServerError() => Interlocked.Increment(ref _serverErrors);
 }
 
-/// <summary>The JSON of <c>GET /_origin/stats</c>: <c>{"inFlight":n,"maxInFlight":n,"requests":{"avif":n,"webp":n,"original":n}}</c>.</summary>
-public sealed record OriginStatsDocument(long InFlight, long MaxInFlight, OriginClassCounts Requests);
+/// <summary>The JSON of <c>GET /_origin/stats</c>: <c>{"inFlight":n,"maxInFlight":n,"requests":{"avif":n,"webp":n,"original":n},"serverErrors":n}</c>.</summary>
+public sealed record OriginStatsDocument(long InFlight, long MaxInFlight, OriginClassCounts Requests, long ServerErrors);
 
 /// <summary>Image requests served, by format class.</summary>
 public sealed record OriginClassCounts(long Avif, long Webp, long Original);

@@ -102,6 +102,26 @@ public sealed class SampleOriginServer : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _requestCount);
+        try
+        {
+            await ServeAsync(context, path);
+        }
+        catch when (!context.RequestAborted.IsCancellationRequested)
+        {
+            Stats.ServerError(); // Kestrel answers 500, or resets a response already started; a client gone is no error
+            throw;
+        }
+
+        if (response.StatusCode >= 500)
+        {
+            Stats.ServerError();
+        }
+    }
+
+    private async Task ServeAsync(HttpContext context, string path)
+    {
+        var request = context.Request;
+        var response = context.Response;
         if (Behavior.DropConnections)
         {
             context.Abort();

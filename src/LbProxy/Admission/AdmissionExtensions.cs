@@ -21,6 +21,13 @@ internal static class AdmissionExtensions
         return services;
     }
 
+    /// <summary>The edge's cap on a cluster's requests in flight, fair between client connections: after the cache, before retries.</summary>
+    public static IReverseProxyApplicationBuilder UseClusterCapacity(this IReverseProxyApplicationBuilder proxy)
+    {
+        proxy.UseMiddleware<ClusterCapacityMiddleware>();
+        return proxy;
+    }
+
     /// <summary>Admission: after retries and session affinity, just before YARP's load balancing.</summary>
     public static IReverseProxyApplicationBuilder UseAdmission(this IReverseProxyApplicationBuilder proxy)
     {

@@ -2,7 +2,8 @@ namespace LbProxy.Admission;
 
 /// <summary>
 /// Why a request was answered without being forwarded, as <c>lbproxy_shed_requests_total{reason}</c> and the access
-/// log's <c>{shed}</c> name it. <see cref="RateLimited"/> is the rate-limiting stage's; the others are this stage's.
+/// log's <c>{shed}</c> name it. <see cref="RateLimited"/> is the rate-limiting stage's, <see cref="ClusterCapacity"/> the
+/// edge's own cap on a cluster's requests in flight (<see cref="ClusterCapacityMiddleware"/>); the others are this stage's.
 /// </summary>
 internal static class ShedReasons
 {
@@ -10,6 +11,7 @@ internal static class ShedReasons
     public const string QueueTimeout = "queue_timeout";
     public const string ClientGone = "client_gone";
     public const string RateLimited = "rate_limited";
+    public const string ClusterCapacity = "cluster_capacity";
 }
 
 /// <summary>Set on a request that was shed, so that the access log can say why (<c>{shed}</c>).</summary>
@@ -25,6 +27,7 @@ internal sealed class ShedFeature : IShedFeature
     public static readonly ShedFeature QueueTimeout = new(ShedReasons.QueueTimeout);
     public static readonly ShedFeature ClientGone = new(ShedReasons.ClientGone);
     public static readonly ShedFeature RateLimited = new(ShedReasons.RateLimited);
+    public static readonly ShedFeature CapacityTimeout = new(ShedReasons.ClusterCapacity);
 
     private ShedFeature(string reason) => Reason = reason;
 

@@ -17,7 +17,8 @@ internal sealed class RequestBodyBufferMiddleware(RequestDelegate next, IOptions
     {
         var request = context.Request;
         var length = request.ContentLength;
-        if (length == 0 || context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: true })
+        if (length == 0 || context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: true }
+            || context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true }) // its body is the WebSocket's stream
         {
             return next(context);
         }

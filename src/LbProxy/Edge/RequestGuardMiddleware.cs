@@ -9,7 +9,8 @@ namespace LbProxy.Edge;
 /// <c>chunked</c>, a <c>Content-Length</c> that is not plain digits such as <c>+5</c>, chunked framing on HTTP/1.0,
 /// which has none: RFC 9112 §6.1), the basis of request smuggling between proxies; HTTP/2 and HTTP/3 requests that carry
 /// connection-specific headers (malformed, RFC 9113 §8.2.2); <c>OPTIONS *</c>, answered here (a 200 with no body) and
-/// never forwarded as <c>OPTIONS /</c>; and methods a reverse proxy cannot forward (<c>CONNECT</c>: 501) or should not
+/// never forwarded as <c>OPTIONS /</c>; and methods a reverse proxy cannot forward (<c>CONNECT</c>: 501, but for an
+/// HTTP/2 WebSocket handshake, RFC 8441's extended <c>CONNECT</c>, which routing decides) or should not
 /// (<c>TRACE</c>: 405). Kestrel refuses most malformed requests itself; this
 /// covers what it accepts. First it puts back the <c>Connection</c> lines the client sent, when Kestrel rewrote them
 /// (<see cref="ConnectionHeaderFeature"/>), so that every stage after it, and the forwarder that drops the headers they
@@ -22,7 +23,7 @@ internal sealed class RequestGuardMiddleware(RequestDelegate next)
     public Task Invoke(HttpContext context)
     {
         var request = context.Request;
-        if (HttpMethods.IsConnect(request.Method))
+        if (HttpMethods.IsConnect(request.Method) && !IsWebSocketConnect(context))
         {
             return RefuseAsync(context, StatusCodes.Status501NotImplemented, "CONNECT is not supported\n");
         }
@@ -76,6 +77,15 @@ internal sealed class RequestGuardMiddleware(RequestDelegate next)
 
         return next(context);
     }
+
+    /// <summary>
+    /// An HTTP/2 extended <c>CONNECT</c> for a WebSocket (RFC 8441, <c>:protocol websocket</c>): a WebSocket handshake, not a
+    /// tunnel to an address, which goes on to routing; a route that did not opt in answers it 501 (<c>Forwarding/WebSocketRoutes</c>).
+    /// Any other <c>:protocol</c> is refused here with 501, as RFC 9220 §3 asks of a protocol the server does not support.
+    /// </summary>
+    internal static bool IsWebSocketConnect(HttpContext context) =>
+        context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true, Protocol: { } protocol }
+        && string.Equals(protocol, "websocket", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Puts back the <c>Connection</c> lines the client sent when Kestrel rewrote them; a no-op otherwise.</summary>
     private static void RestoreConnection(ConnectionHeaderFeature? captured, IHeaderDictionary headers)

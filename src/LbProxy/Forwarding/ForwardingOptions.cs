@@ -54,6 +54,21 @@ internal sealed class ForwardingOptions
     /// </summary>
     [Range(0, 1_000_000)]
     public int MaxConnectionsPerDestination { get; set; }
+
+    /// <summary>
+    /// Proxied requests in flight per available destination of a cluster, enforced for the cluster as a whole (so 1,024
+    /// for two destinations), held from before the first attempt to the end of the response; never more than one below
+    /// <see cref="MaxConnectionsPerDestination"/> each, so that a destination's pool keeps a connection for its health
+    /// probe. Past it a request waits, the client connections that hold fewest slots first, up to
+    /// <see cref="CapacityQueueTimeout"/>, then gets a 503; 0 turns the cap off. It bounds what a flood can put on the
+    /// origins; an origin's own concurrency limit is the admission stage's <c>Concurrency.MaxPerDestination</c>.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int MaxRequestsPerDestination { get; set; } = 512;
+
+    /// <summary>How long a request past <see cref="MaxRequestsPerDestination"/> waits for its turn before its 503.</summary>
+    [TimeSpanRange("00:00:00.100", "00:01:00")]
+    public TimeSpan CapacityQueueTimeout { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 [OptionsValidator]

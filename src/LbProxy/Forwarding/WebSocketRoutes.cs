@@ -5,7 +5,7 @@ using Yarp.ReverseProxy.Model;
 namespace LbProxy.Forwarding;
 
 /// <summary>
-/// Protocol upgrades (WebSocket, and the SPDY upgrades YARP also forwards) go through only on routes whose metadata says
+/// Protocol upgrades (WebSocket over HTTP/1.1 or HTTP/2, and the SPDY upgrades YARP also forwards) go through only on routes whose metadata says
 /// <c>"WebSockets.Enabled": "true"</c>. On every other route an upgrade request is forwarded as the plain request it
 /// also is, without its <c>Upgrade</c> and <c>Connection: upgrade</c>, which is what nginx does on a location without
 /// <c>proxy_set_header Upgrade</c>: the origin answers it as a GET (an image route serves the image, a WebSocket client
@@ -17,8 +17,10 @@ namespace LbProxy.Forwarding;
 /// YARP forwards an upgrade when <see cref="IHttpUpgradeFeature.IsUpgradableRequest"/> says so; on a route that did not
 /// opt in, the request gets a feature that says it is not, and that it has no body (Kestrel takes a request with
 /// <c>Connection: upgrade</c> as upgradable only when it has neither <c>Content-Length</c> nor <c>Transfer-Encoding</c>,
-/// so as a plain request it has none; its body stream is meant for the upgraded connection). YARP leaves <c>Upgrade</c> and <c>Connection</c> out of any request it does not upgrade. HTTP/2
-/// WebSockets (extended <c>CONNECT</c>, RFC 8441) are refused by the request guard, with every <c>CONNECT</c>, on every route.
+/// so as a plain request it has none; its body stream is meant for the upgraded connection). YARP leaves <c>Upgrade</c> and <c>Connection</c> out of any request it does not upgrade.
+/// A WebSocket over HTTP/2 (extended <c>CONNECT</c>, RFC 8441, which Kestrel accepts) goes through on an opted-in route
+/// as well, YARP sending it upstream as the HTTP/1.1 upgrade; on any other route it is answered 501 and never forwarded:
+/// there is no plain request to fall back to, since a 2xx to the <c>CONNECT</c> would be the tunnel's opening.
 /// </remarks>
 internal static class WebSocketRoutes
 {
@@ -36,6 +38,16 @@ internal static class WebSocketRoutes
     {
         proxy.Use(static (context, next) =>
         {
+            if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } && !Allows(context.GetReverseProxyFeature().Route))
+            {
+                // HTTP/2 has no plain request to fall back to: a 2xx to this CONNECT would open the tunnel, so it is refused,
+                // with RFC 9220 §3's 501 for a protocol the server does not support (here).
+                context.Response.StatusCode = StatusCodes.Status501NotImplemented;
+                context.Response.ContentType = "text/plain; charset=utf-8";
+                context.Response.Headers.CacheControl = "no-store";
+                return context.Response.WriteAsync("WebSockets are not enabled on this route\n", context.RequestAborted);
+            }
+
             if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } && !Allows(context.GetReverseProxyFeature().Route))
             {
                 context.Features.Set<IHttpUpgradeFeature>(PlainRequest.Instance);

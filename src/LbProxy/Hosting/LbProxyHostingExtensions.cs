@@ -80,6 +80,7 @@ internal static class LbProxyHostingExtensions
             proxy.UseNoHealthyDestinationAnswer(); // 503 + Retry-After naming the cluster
             proxy.UseImageFormatNegotiation();  // Accept -> avif | webp | original, before balancing keys on it
             proxy.UseResponseCache();         // cached routes: hits from memory, one origin request per key and class
+            proxy.UseClusterCapacity();       // a cluster's requests in flight capped, waiters served a client connection at a time; 503 when shed
             proxy.UseSafeRetries();           // each attempt runs the stages below again, on untried destinations
             proxy.UseSessionAffinity();       // YARP's
             proxy.UseAdmission();             // a slot per destination or a place in the queue; 503 + Retry-After when shed

@@ -12,14 +12,16 @@ namespace LbProxy.Transforms;
 /// undecoded, went up double-encoded (<c>/images/caf%E9.jpg</c> as <c>caf%25E9.jpg</c>, a 404), and an encoded unreserved
 /// character in another spelling than sent. When the route forwards the path unchanged, this sets the upstream address
 /// itself, from the path of <see cref="IHttpRequestFeature.RawTarget"/>, and YARP's own query (a query transform's result,
-/// else the query as sent, which Kestrel never decodes).
+/// else the query as sent, which Kestrel never decodes). When a route's path transform changed the path, the whole
+/// segments it kept at the end keep the client's spelling (<see cref="KeptAsSent"/>).
 /// </summary>
 /// <remarks>
 /// Only a path that means the same to every origin is forwarded as sent: pchar, <c>/</c> and well-formed <c>%XX</c>, no
 /// encoded <c>/</c>, <c>\</c> or <c>.</c> (<c>%2F</c>, <c>%5C</c>, <c>%2E</c>: an origin that decodes them would find segments,
 /// or dot segments, that routing and the control split never saw) and no <c>.</c> or <c>..</c> segment (Kestrel resolved
-/// them before routing). Any other path goes YARP's way, as before; so does a path that a route's transforms changed, a
-/// path under a path base, and a path with no <c>%</c> at all, which YARP already sends as it came, at no cost here.
+/// them before routing). Any other path goes YARP's way, as before; so does a transformed path that kept no whole
+/// segment of the client's at its end (PathSet), a path under a path base, and a path with no <c>%</c> at all, which YARP
+/// already sends as it came, at no cost here.
 /// </remarks>
 internal sealed class RequestTargetTransformProvider : ITransformProvider
 {
@@ -44,9 +46,9 @@ internal sealed class RequestTargetTransformProvider : ITransformProvider
     private static void UsePathAsSent(RequestTransformContext context)
     {
         var request = context.HttpContext.Request;
-        if (context.ProxyRequest.RequestUri is not null || request.PathBase.HasValue || context.Path != request.Path)
+        if (context.ProxyRequest.RequestUri is not null || request.PathBase.HasValue)
         {
-            return; // another transform chose the address, or the path is not the one the client sent
+            return; // another transform chose the address, or the path is under a path base
         }
 
         var rawTarget = context.HttpContext.Features.Get<IHttpRequestFeature>()?.RawTarget;
@@ -62,6 +64,19 @@ internal sealed class RequestTargetTransformProvider : ITransformProvider
             return;
         }
 
+        var sent = request.Path.Value ?? "";
+        var forwarded = context.Path.Value ?? "";
+        if (!string.Equals(forwarded, sent, StringComparison.Ordinal))
+        {
+            // A route's path transform changed it: what it kept of the client's path keeps the client's spelling.
+            if (KeptAsSent(path, sent, forwarded) is not { } rebuilt)
+            {
+                return;
+            }
+
+            path = rebuilt;
+        }
+
         var prefix = context.DestinationPrefix.AsSpan();
         if (prefix.EndsWith('/'))
         {
@@ -69,6 +84,44 @@ internal sealed class RequestTargetTransformProvider : ITransformProvider
         }
 
         context.ProxyRequest.RequestUri = new Uri(string.Concat(prefix, path, context.Query.QueryString.ToUriComponent()), UriKind.Absolute);
+    }
+
+    /// <summary>
+    /// The upstream path for a path a transform turned from <paramref name="sent"/> (the decoded path, routing's) into
+    /// <paramref name="forwarded"/>, when the two end in the same whole segments (PathRemovePrefix, PathPrefix, a
+    /// PathPattern ending in its catch-all): the part before them as YARP encodes it, then those segments as the client
+    /// spelled them in <paramref name="raw"/>, whose segments decode one for one to those of <paramref name="sent"/>
+    /// (<see cref="IsForwardableAsSent"/> holds: no encoded <c>/</c>, no dot segment). Null when they share no whole
+    /// segment (PathSet, a pattern that reorders): YARP's way.
+    /// </summary>
+    internal static string? KeptAsSent(ReadOnlySpan<char> raw, string sent, string forwarded)
+    {
+        var common = 0;
+        while (common < sent.Length && common < forwarded.Length && sent[^(common + 1)] == forwarded[^(common + 1)])
+        {
+            common++;
+        }
+
+        // The longest common tail that starts a segment: at a '/' of both.
+        var start = sent.IndexOf('/', sent.Length - common);
+        if (start < 0)
+        {
+            return null;
+        }
+
+        var segments = sent.AsSpan(start).Count('/');
+        var rawStart = raw.Length;
+        for (var i = 0; i < segments; i++)
+        {
+            rawStart = raw[..rawStart].LastIndexOf('/');
+            if (rawStart < 0)
+            {
+                return null; // not the same segments after all: never guess
+            }
+        }
+
+        var kept = sent.Length - start;
+        return string.Concat(new PathString(forwarded[..^kept]).ToUriComponent(), raw[rawStart..]);
     }
 
     /// <summary>Whether <paramref name="path"/> means the same to any origin as the decoded path routing saw.</summary>

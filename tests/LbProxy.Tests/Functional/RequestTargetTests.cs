@@ -19,11 +19,17 @@ public sealed class RequestTargetTests : IAsyncLifetime
             .Route("images", "images", "/images/{**path}")
             .Route("tagged", "images", "/tagged/{**path}")
             .Route("moved", "images", "/moved/{**path}")
+            .Route("prefixed", "images", "/prefixed/{**path}")
+            .Route("pattern", "images", "/pattern/{**path}")
+            .Route("set", "images", "/set/{**path}")
             .Cluster("images", [("origin", _origin.Address)])
             .ToJson())!;
         // YARP's own transforms: a query parameter added, a prefix removed.
         config["ReverseProxy"]!["Routes"]!["tagged"]!["Transforms"] = new JsonArray(new JsonObject { ["QueryValueParameter"] = "v", ["Append"] = "1" });
         config["ReverseProxy"]!["Routes"]!["moved"]!["Transforms"] = new JsonArray(new JsonObject { ["PathRemovePrefix"] = "/moved" });
+        config["ReverseProxy"]!["Routes"]!["prefixed"]!["Transforms"] = new JsonArray(new JsonObject { ["PathPrefix"] = "/v1" });
+        config["ReverseProxy"]!["Routes"]!["pattern"]!["Transforms"] = new JsonArray(new JsonObject { ["PathPattern"] = "/img/{**path}" });
+        config["ReverseProxy"]!["Routes"]!["set"]!["Transforms"] = new JsonArray(new JsonObject { ["PathSet"] = "/fixed.jpg" });
         _proxy = await TestProxy.StartAsync(config.ToJsonString());
     }
 
@@ -84,6 +90,33 @@ public sealed class RequestTargetTests : IAsyncLifetime
 
         Assert.Equal(200, response.StatusCode);
         Assert.Equal("/a%20b.jpg", TargetAtOrigin());
+    }
+
+    [Theory]
+    [InlineData("/moved/caf%E9.jpg", "/caf%E9.jpg")]                        // PathRemovePrefix: was /caf%25E9.jpg
+    [InlineData("/moved/a/caf%e9%E9.jpg?q=%E9", "/a/caf%e9%E9.jpg?q=%E9")]   // several segments, a query
+    [InlineData("/moved/a%20b/caf%E9.jpg", "/a%20b/caf%E9.jpg")]             // an encoded space, as sent
+    [InlineData("/prefixed/caf%E9.jpg", "/v1/prefixed/caf%E9.jpg")]          // PathPrefix: the prefix, then the path as sent
+    [InlineData("/pattern/x/caf%E9.jpg", "/img/x/caf%E9.jpg")]               // PathPattern: the catch-all's part as sent
+    [InlineData("/set/caf%E9.jpg", "/fixed.jpg")]                           // PathSet: nothing of the client's path is left
+    public async Task PathTransform_ThePartOfThePathItKeeps_GoesUpAsSent(string target, string atOrigin)
+    {
+        var response = await RawHttp.GetAsync(_proxy.Address, target);
+
+        Assert.Equal(200, response.StatusCode);
+        Assert.Equal(atOrigin, TargetAtOrigin());
+    }
+
+    [Theory]
+    [InlineData("/moved/a%2Fb%E9.jpg", "/a%252Fb%25E9.jpg")]   // an encoded slash never reaches an origin as one
+    [InlineData("/moved/%2E%2E%E9.jpg", "/..%25E9.jpg")]       // nor an encoded dot
+    [InlineData("/moved/a/../b%E9.jpg", "/b%25E9.jpg")]        // a path with a dot segment goes YARP's way
+    public async Task PathTransform_APathThatCouldChangeItsSegments_GoesUpAsYarpBuildsIt(string target, string atOrigin)
+    {
+        var response = await RawHttp.GetAsync(_proxy.Address, target);
+
+        Assert.Equal(200, response.StatusCode);
+        Assert.Equal(atOrigin, TargetAtOrigin());
     }
 
     /// <summary>The request target of the one request the origin received.</summary>

@@ -39,9 +39,18 @@ internal static class TlsProbe
     /// An HttpClient for <c>https://HOST:port</c> that connects to 127.0.0.1 whatever HOST is, validates the chain
     /// against <paramref name="ca"/> alone, and speaks <paramref name="version"/> (HTTP/2 by default, no fallback).
     /// </summary>
-    public static HttpClient Client(X509Certificate2 ca, int port, string host, Version? version = null, bool pooled = true)
-    {
-        var handler = new SocketsHttpHandler
+    public static HttpClient Client(X509Certificate2 ca, int port, string host, Version? version = null, bool pooled = true) =>
+        new(Handler(ca, pooled))
+        {
+            BaseAddress = new Uri($"https://{host}:{port}/"),
+            DefaultRequestVersion = version ?? System.Net.HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+
+    /// <summary>The handler of <see cref="Client"/>: to 127.0.0.1 whatever the host, trusting <paramref name="ca"/> alone.</summary>
+    public static SocketsHttpHandler Handler(X509Certificate2 ca, bool pooled = true) =>
+        new()
         {
             AllowAutoRedirect = false,
             UseCookies = false,
@@ -70,12 +79,4 @@ internal static class TlsProbe
                 },
             },
         };
-        return new HttpClient(handler)
-        {
-            BaseAddress = new Uri($"https://{host}:{port}/"),
-            DefaultRequestVersion = version ?? System.Net.HttpVersion.Version20,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Timeout = TimeSpan.FromSeconds(30),
-        };
-    }
 }

@@ -1,0 +1,120 @@
+using System.Runtime.CompilerServices;
+using LbProxy.Forwarding;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Model;
+
+namespace LbProxy.Admission;
+
+/// <summary>
+/// The edge's own bound on a cluster's proxied requests in flight (<see cref="ForwardingOptions.MaxRequestsPerDestination"/>
+/// for each available destination, below a destination's connection cap): past it a request waits, the connections
+/// holding fewest slots served first (<see cref="FairShareGate"/>), at most <see cref="ForwardingOptions.CapacityQueueTimeout"/>, then gets a 503
+/// with <c>Retry-After</c>, counted as shed (<c>cluster_capacity</c>), never forwarded. Without it an HTTP/2 connection
+/// flood (1,000 connections × 10 streams) put 10,000 requests in flight: each destination's connection pool opened
+/// thousands of connections (an origin under <c>ulimit -n 1024</c> ran out of descriptors and died), or, capped, queued
+/// them first come first served with the health probes behind them, and a well-behaved client's request waited behind
+/// every flooding stream. A request holds its slot through its retries and its response body, as it holds a connection.
+/// Cache hits never take one: this runs after the response cache and before the retry stage.
+/// </summary>
+internal sealed class ClusterCapacityMiddleware(
+    RequestDelegate next,
+    IOptionsMonitor<ForwardingOptions> options,
+    AdmissionMetrics metrics)
+{
+    private readonly ConditionalWeakTable<ClusterState, FairShareGate> _gates = new();
+
+    public Task Invoke(HttpContext context)
+    {
+        var proxy = context.GetReverseProxyFeature();
+        var capacity = Capacity(options.CurrentValue, proxy.AvailableDestinations.Count);
+        if (capacity <= 0 || proxy.Route.Cluster is not { } cluster)
+        {
+            return next(context);
+        }
+
+        var gate = _gates.GetValue(cluster, static _ => new FairShareGate());
+        var (share, waiter) = gate.Enter(context.Connection.Id, capacity);
+        return waiter is null
+            ? ForwardAsync(context, gate, share, capacity)
+            : WaitThenForwardAsync(context, gate, share, waiter, capacity, cluster.ClusterId);
+    }
+
+    /// <summary>
+    /// The cap in force for a cluster with <paramref name="destinations"/> available: <see cref="ForwardingOptions.MaxRequestsPerDestination"/>
+    /// each, and at most one below a destination's connection cap each; 0 when off.
+    /// </summary>
+    internal static int Capacity(ForwardingOptions forwarding, int destinations)
+    {
+        var each = forwarding.MaxRequestsPerDestination;
+        if (each <= 0)
+        {
+            return 0;
+        }
+
+        if (forwarding.MaxConnectionsPerDestination > 1)
+        {
+            each = Math.Min(each, forwarding.MaxConnectionsPerDestination - 1);
+        }
+
+        return (int)Math.Min(int.MaxValue, (long)each * Math.Max(1, destinations));
+    }
+
+    private async Task ForwardAsync(HttpContext context, FairShareGate gate, ConnectionShare share, int capacity)
+    {
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            gate.Release(share, capacity);
+        }
+    }
+
+    private async Task WaitThenForwardAsync(HttpContext context, FairShareGate gate, ConnectionShare share, FairShareWaiter waiter, int capacity, string clusterId)
+    {
+        try
+        {
+            await waiter.Completion.Task.WaitAsync(options.CurrentValue.CapacityQueueTimeout, context.RequestAborted);
+        }
+        catch (TimeoutException) when (gate.Leave(waiter))
+        {
+            await ShedAsync(context, ShedFeature.CapacityTimeout, clusterId);
+            return;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            if (!gate.Leave(waiter))
+            {
+                gate.Release(share, capacity); // granted as the client left: the next waiter has it
+            }
+
+            await ShedAsync(context, ShedFeature.ClientGone, clusterId);
+            return;
+        }
+        catch (TimeoutException)
+        {
+            // Granted just as the time ran out: within the wait, so it goes.
+        }
+
+        await ForwardAsync(context, gate, share, capacity);
+    }
+
+    private Task ShedAsync(HttpContext context, ShedFeature shed, string clusterId)
+    {
+        context.Features.Set<IShedFeature>(shed);
+        metrics.Shed(clusterId, shed.Reason);
+        var response = context.Response;
+        if (shed == ShedFeature.ClientGone)
+        {
+            response.StatusCode = AdmissionMiddleware.StatusCodeClientGone; // nobody reads it; the access log's 499
+            return Task.CompletedTask;
+        }
+
+        response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        response.Headers.RetryAfter = "1";
+        response.Headers.CacheControl = "no-store";
+        response.ContentType = "text/plain; charset=utf-8";
+        return response.WriteAsync($"503 cluster '{clusterId}' is at the proxy's request capacity: waited too long for a turn\n", context.RequestAborted);
+    }
+}
