@@ -33,7 +33,8 @@ internal sealed class ClusterCapacityMiddleware(
         }
 
         var gate = _gates.GetValue(cluster, static _ => new FairShareGate());
-        var (share, waiter) = gate.Enter(context.Connection.Id, capacity);
+        // A request made without a client connection (a context built in-process) shares one turn.
+        var (share, waiter) = gate.Enter(context.Connection.Id ?? string.Empty, capacity);
         return waiter is null
             ? ForwardAsync(context, gate, share, capacity)
             : WaitThenForwardAsync(context, gate, share, waiter, capacity, cluster.ClusterId);

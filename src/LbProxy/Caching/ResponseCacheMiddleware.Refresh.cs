@@ -108,6 +108,9 @@ internal sealed partial class ResponseCacheMiddleware
     }
 
     /// <summary>The refresh's own context: what the rest of the pipeline and YARP's forwarder read, copied now.</summary>
+    /// <summary>What a refresh's connection is called (by the cluster capacity's fair share, for one).</summary>
+    internal const string RefreshConnectionId = "lbproxy-refresh";
+
     private DefaultHttpContext RefreshContext(HttpContext client, Endpoint endpoint, RouteModel route, ClusterState cluster)
     {
         var source = client.Request;
@@ -140,6 +143,7 @@ internal sealed partial class ResponseCacheMiddleware
         }
 
         var connection = refresh.Connection;
+        connection.Id = RefreshConnectionId; // the refreshes share one turn at the cluster's capacity, as one client connection
         connection.RemoteIpAddress = client.Connection.RemoteIpAddress;
         connection.RemotePort = client.Connection.RemotePort;
         connection.LocalIpAddress = client.Connection.LocalIpAddress;
