@@ -38,6 +38,9 @@ internal sealed partial class LeakWatchdog
     private readonly double[] _windowConnectionsOpened;
     private readonly double[] _windowReloads;
     private readonly double[] _windowProgress;
+
+    // All zeros: stands for the load envelope and the connections opened in a cost's early fit, which leaves them out.
+    private readonly double[] _windowNone;
     private double _startSeconds = double.NaN;
     private volatile bool _warmingUp = true;
 
@@ -59,6 +62,7 @@ internal sealed partial class LeakWatchdog
         _windowConnectionsOpened = new double[ring.Capacity];
         _windowReloads = new double[ring.Capacity];
         _windowProgress = new double[ring.Capacity];
+        _windowNone = new double[ring.Capacity];
         meterFactory.Create(LbProxyMeter.Name).CreateObservableGauge(
             SuspectName,
             ObserveSuspects,

@@ -68,7 +68,7 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
     public async Task Leak_HandlerPerRequestOnAStaticEvent_FlaggedAsCpuPerRequest()
     {
         await using var origins = await TestOrigins.StartAsync(2);
-        await using var proxy = await StartAsync(origins, "event");
+        await using var proxy = await StartAsync(origins, "event", logFits: true);
         using var client = Client(proxy);
         await using var traffic = new RatedTraffic(client, 250, maxRequests: 250 * 120, bound: TimeSpan.FromSeconds(120));
 
@@ -78,7 +78,7 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
             output.WriteLine($"{traffic.Elapsed.TotalSeconds:F0} s, {traffic.Sent} requests: " + string.Join(", ", resources.Skip(5).Select(r => $"{r!["resource"]} {r["state"]} {(double)r["current"]!:F0}")));
         });
         output.WriteLine($"event at 250/s: cpu_per_request flagged after {flagged.Requests} requests, {flagged.Seconds:F0} s");
-        output.WriteLine(string.Join('\n', proxy.StandardOutput.Where(l => l.Contains("Suspected leak", StringComparison.Ordinal))));
+        output.WriteLine(string.Join('\n', proxy.StandardOutput.Where(l => l.Contains("Suspected leak", StringComparison.Ordinal) || l.Contains("Fit cpu_per_request", StringComparison.Ordinal))));
         // The issue's target is 60 s, an open one: measured 47-58 s from the first request on this 2-core machine with
         // other tests beside it, 62 s with two more, and 71 s in the full suite (clean-clone CI, 12:05 UTC), where the
         // CPU per request at rest doubled (2,155 µs): the threshold is a tenth of it, so the same leak was no longer
@@ -96,7 +96,7 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
     public async Task Healthy_ColdStartUnderFullLoad_FlagsNothing()
     {
         await using var origins = await TestOrigins.StartAsync(2);
-        await using var proxy = await StartAsync(origins, "none");
+        await using var proxy = await StartAsync(origins, "none", logFits: true);
         using var client = Client(proxy);
 
         // Full load from the first request: 16 workers without pause (as fast as the machine goes) for 70 s.
@@ -114,6 +114,36 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
             Assert.InRange(load.Ok, 5000, int.MaxValue);
         }
 
+        output.WriteLine(string.Join('\n', proxy.StandardOutput.Where(l => l.Contains("Fit cpu_per_request", StringComparison.Ordinal))));
+        var status = JsonNode.Parse(await GetAsync(client, "/_lb/status"))!["watchdog"]!["resources"]!.AsArray();
+        Assert.All(status, r => Assert.Equal(0, (int)r!["episodes"]!));
+        Assert.DoesNotContain(proxy.StandardOutput, l => l.Contains("Suspected leak", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Healthy_ColdStartAtTheLeakTestsRate_FlagsNothing()
+    {
+        // The static-event leak test's traffic without the leak: 250 requests/s from the first request, for 70 s.
+        await using var origins = await TestOrigins.StartAsync(2);
+        await using var proxy = await StartAsync(origins, "none", logFits: true);
+        using var client = Client(proxy);
+        await using (var traffic = new RatedTraffic(client, 250, maxRequests: 250 * 75, bound: TimeSpan.FromSeconds(75)))
+        {
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(70))
+            {
+                var scrape = await MetricsScrape.TakeAsync(client);
+                var resources = JsonNode.Parse(await GetAsync(client, "/_lb/status"))!["watchdog"]!["resources"]!.AsArray();
+                output.WriteLine($"{traffic.Elapsed.TotalSeconds:F0} s, {traffic.Sent} requests: " + string.Join(", ", resources.Skip(5).Select(r => $"{r!["resource"]} {r["state"]} {(double)r["current"]!:F0}")));
+                Assert.Equal(0, scrape.Sum("lbproxy_watchdog_suspect"));
+                await Task.Delay(TimeSpan.FromSeconds(2));
+            }
+
+            output.WriteLine($"{traffic.Sent} requests at 250/s, {traffic.Failed} failed");
+            Assert.InRange(traffic.Sent, 250 * 50, 250 * 75);
+        }
+
+        output.WriteLine(string.Join('\n', proxy.StandardOutput.Where(l => l.Contains("Fit cpu_per_request", StringComparison.Ordinal))));
         var status = JsonNode.Parse(await GetAsync(client, "/_lb/status"))!["watchdog"]!["resources"]!.AsArray();
         Assert.All(status, r => Assert.Equal(0, (int)r!["episodes"]!));
         Assert.DoesNotContain(proxy.StandardOutput, l => l.Contains("Suspected leak", StringComparison.Ordinal));
@@ -153,7 +183,8 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
 
     private static HttpClient Client(ProxyProcess proxy) => new() { BaseAddress = proxy.Address, Timeout = Bound };
 
-    private Task<ProxyProcess> StartAsync(TestOrigins origins, string leak)
+    /// <summary>The proxy with the hook; <paramref name="logFits"/>: every cost window's fit in its log (event 7004), for the test's output.</summary>
+    private Task<ProxyProcess> StartAsync(TestOrigins origins, string leak, bool logFits = false)
     {
         var config = Path.Combine(_directory.FullName, "yarp.json");
         File.WriteAllText(config, TestConfig.CatchAll(origins.All));
@@ -164,7 +195,8 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
             ["LBPROXY_TEST_LEAK"] = leak,
         };
         return ProxyProcess.StartListeningAsync(_directory.FullName, environment, Bound,
-            ["--config", config, "--urls", "http://127.0.0.1:0", "--LbProxy:Control:ShutdownGrace", "00:00:00"]);
+            ["--config", config, "--urls", "http://127.0.0.1:0", "--LbProxy:Control:ShutdownGrace", "00:00:00",
+                .. logFits ? (string[])["--LbProxy:Watchdog:LogFits", "true", "--LbProxy:Logging:RepeatLimit", "0"] : []]);
     }
 
     /// <summary>
