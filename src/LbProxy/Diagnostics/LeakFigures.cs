@@ -15,7 +15,8 @@ internal enum LeakCriterion
 /// cost per request, before the warm-up and one HoldFor have passed) whose rise is at least
 /// <see cref="LeakWatchdog.SteepFactor"/> times the threshold (for a cost, half its baseline and the threshold) and whose
 /// recent slope keeps up with the whole window's; only such a window counts that early, and its condition is held for a
-/// fifth of <c>HoldFor</c>.
+/// fifth of <c>HoldFor</c>. <c>Overwhelming</c>: a cost's steep window with twice the steep rise and a t of twice
+/// <c>MinT</c>; declared without a hold.
 /// </summary>
 internal readonly record struct LeakFigures(
     LeakCriterion Criterion,
@@ -33,7 +34,8 @@ internal readonly record struct LeakFigures(
     double LoadLevel,
     double InFlightPeak,
     long Reloads,
-    bool Steep = false);
+    bool Steep = false,
+    bool Overwhelming = false);
 
 /// <summary>A suspicion, from its declaration: the figures that convinced the watchdog, published whole to the status readers.</summary>
 internal sealed record LeakEpisode(LeakFigures Figures, DateTimeOffset Since);

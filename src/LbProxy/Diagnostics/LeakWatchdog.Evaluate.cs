@@ -40,7 +40,7 @@ internal sealed partial class LeakWatchdog
     internal const double SteepCostShare = 0.5;
 
     /// <summary>The share of a cost's early window's slope its recent half must keep (a rise levelling off keeps less).</summary>
-    internal const double CostRecentShare = 0.8;
+    internal const double CostRecentShare = 0.4;
 
     /// <summary>The window lengths tried, in seconds, shortest first; then <c>Window</c> itself.</summary>
     private static readonly double[] WindowLengths = [40, 80, 160, 300];
@@ -271,21 +271,25 @@ internal sealed partial class LeakWatchdog
         // Steep is asked (and shortens the hold) only of an early window (from start-up; a cost's first after the
         // warm-up): later, a leak that starts mid-run is held for the whole HoldFor, so that the figures it is declared
         // with come from a window that is mostly leak.
-        // A cost's early window must also not be levelling off: its recent half rises at least as fast as the whole, give
-        // or take a fifth, and significantly so (MinT). A leak present from start-up rises at least linearly over such a
-        // window (its start-up transient decays), while a healthy start's rise levels off: measured on a healthy start
-        // at 250 requests/s, CPU per request rose from about 220 to 700 µs in the first 18 s, a window from the first
-        // figure fitted a rise of twice its baseline, and its recent half 0.8 of the slope with t 1.8; the static-event
-        // leak's recent half, 1.3 to 4 times the slope with t 5.5 to 14.
-        var shapeHolds = !watch.PerRequest || (recentFitted && recent.ProgressSlope >= CostRecentShare * slope && recent.ProgressT >= options.MinT);
+        // A cost's early window must also not be levelling off: its recent half is fitted, rises at least 0.4 times as
+        // fast as the whole and significantly so (MinRecentT). The static-event leak's CPU per request rises in an S: fast
+        // from about 15 to 28 s, then a pause of about 10 s (its handlers tiering up), then on (its recent half kept
+        // 0.47-0.74 of the slope, t 4.2-5.7, at 30-32 s), while a healthy start's rise, once past CostSettleSeconds, had
+        // levelled off (slope negative from 16 s on, at 250 requests/s).
+        var shapeHolds = !watch.PerRequest || (recentFitted && recent.ProgressSlope >= CostRecentShare * slope && recent.ProgressT >= options.MinRecentT);
         var steepRise = watch.PerRequest ? Math.Max(threshold, SteepCostShare * Math.Max(whole.Baseline, 0)) : SteepFactor * threshold;
         var steep = early && byRequests && rise >= steepRise
             && (!recentFitted || recent.ProgressSlope >= slope / 2) && shapeHolds;
         var met = whole.ProgressT >= options.MinT && slope >= minSlope && rise >= threshold && recentHolds && (!early || steep);
+        // Overwhelming: a cost's steep window with twice the steep rise (the cost doubled) and twice MinT, declared without
+        // a hold: its recent half, still rising significantly, stands for it. The static-event leak met the steep
+        // condition at 28.5 and 30.5 s with t 16 and ten times the steep rise, then lost it at 32.5 s as its rise paused,
+        // and was flagged at 71 s; in its pause, the hold's "still rising" fails too.
+        var overwhelming = steep && watch.PerRequest && rise >= 2 * steepRise && whole.ProgressT >= 2 * options.MinT;
         figures = new LeakFigures(
             byRequests ? LeakCriterion.Requests : LeakCriterion.Time, met, slope, whole.ProgressT, rise, whole.Baseline, threshold,
             _ring.Seconds[lastRow] - _ring.Seconds[firstRow], requests, _windowCounts[samples - 1], _windowInFlight[0], Math.Max(whole.InFlightSlope, 0),
-            countSum / samples, _windowInFlight[samples - 1], _ring.Generation[lastRow] - _ring.Generation[firstRow], steep);
+            countSum / samples, _windowInFlight[samples - 1], _ring.Generation[lastRow] - _ring.Generation[firstRow], steep, overwhelming);
         if (watch.PerRequest && options.LogFits)
         {
             // The evidence behind a cost's verdict, window by window: off unless asked for (LogFits), a few lines a sample.

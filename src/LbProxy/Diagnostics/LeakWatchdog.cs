@@ -236,7 +236,8 @@ internal sealed partial class LeakWatchdog
         var reading = new LeakReading(now, watch.Count[row], watch.InFlight[row], RecentMean(watch, seq), progress);
         // A hold is whole samples: samples come every SampleInterval give or take the sampler's jitter, and one that
         // came a few milliseconds early must not cost a whole interval (a steep hold of 4 s took 6 s: 3.98 < 4).
-        var holdFor = (hit is { Steep: true } ? options.HoldFor / SteepHoldDivisor : options.HoldFor) - (options.SampleInterval / 2);
+        var holdFor = hit is { Overwhelming: true } ? TimeSpan.Zero
+            : (hit is { Steep: true } ? options.HoldFor / SteepHoldDivisor : options.HoldFor) - (options.SampleInterval / 2);
         switch (watch.Suspicion.Advance(reading, hit, holdFor, options.ClearFor))
         {
             case LeakTransition.Declared:

@@ -79,12 +79,12 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
         });
         output.WriteLine($"event at 250/s: cpu_per_request flagged after {flagged.Requests} requests, {flagged.Seconds:F0} s");
         output.WriteLine(string.Join('\n', proxy.StandardOutput.Where(l => l.Contains("Suspected leak", StringComparison.Ordinal) || l.Contains("Fit cpu_per_request", StringComparison.Ordinal))));
-        // The target is 60 s, an open one: measured 47-58 s from the first request on this 2-core machine with
-        // other tests beside it, 62 s with two more, and 71 s in the full suite (clean-clone CI, 12:05 UTC), where the
-        // CPU per request at rest doubled (2,155 µs): the threshold is a tenth of it, so the same leak was no longer
-        // steep, and took the whole HoldFor. What this asserts is the mechanism: it is flagged as a cost per request,
-        // within the warm-up, ten samples and the whole hold, restarted once (about 90 s).
-        Assert.InRange(flagged.Seconds, 1, 100);
+        // The target is 60 s. Measured one run at a time on this 2-core machine under a load average of 15-24 from
+        // other sessions (14:29-14:32 UTC): 27, 28, 31 and 52 s from the first request; the 52 s run missed the first rise
+        // (the leak's CPU per request rises in an S: a pause of about 10 s as its handlers tier up) and was flagged on the
+        // second. A bound is not a timing: an intermediate rule took 71 s, and the whole suite raises the level at rest
+        // (2,155 µs in a clean-clone CI run, 500-700 µs here), which slows a rise of half of it (docs/leaks.md).
+        Assert.InRange(flagged.Seconds, 1, 90);
 
         // No timer, thread or connection grew: those stay unflagged.
         var scrape = await MetricsScrape.TakeAsync(client);
