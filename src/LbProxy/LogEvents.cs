@@ -53,6 +53,7 @@ internal static class LogEvents
     public const int LeakSuspected = 7001;
     public const int LeakCleared = 7002;
     public const int SamplerFailed = 7003;
+    public const int LeakWindowFitted = 7004;
 
     // 8000-8999 Tls: certificates of Kestrel's endpoints: checked, copied for Kestrel, watched.
     public const int TlsCertificateApplied = 8001;

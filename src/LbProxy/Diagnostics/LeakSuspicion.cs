@@ -69,7 +69,8 @@ internal sealed class LeakSuspicion(TimeProvider time)
         // held, whichever is more. At idle the count need not rise: not coming back is the condition.
         var expected = figures.Criterion == LeakCriterion.Idle ? 0 : figures.Slope * Math.Max(0, reading.Progress - _pendingProgress);
         var risen = reading.RecentLevel - _pendingLevel;
-        var stillRising = figures.Criterion == LeakCriterion.Idle || risen >= Math.Max(figures.Threshold / 4, 0.5 * expected);
+        // An overwhelming window (a cost that doubled, t twice MinT, its recent half still rising) is its own evidence.
+        var stillRising = figures.Criterion == LeakCriterion.Idle || figures.Overwhelming || risen >= Math.Max(figures.Threshold / 4, 0.5 * expected);
         if (reading.Now - _pendingSince >= holdFor.TotalSeconds && stillRising)
         {
             _episode = new LeakEpisode(figures, time.GetUtcNow());

@@ -20,6 +20,11 @@ internal sealed partial class LeakWatchdog
         Message = "Leak suspicion of {Resource} cleared: {Current:0} is back near its baseline of {Baseline:0}")]
     private static partial void LogCleared(ILogger logger, string resource, double current, double baseline);
 
+    [LoggerMessage(EventId = LogEvents.LeakWindowFitted, Level = LogLevel.Information,
+        Message = "Fit {Resource} at {Now:0.0} s: count {Count:0}, window from {From:0.0} s ({Samples} samples, {Requests} requests): slope {Slope:0.0} per 1,000 requests, t={T:0.0}, rise {Rise:0} against threshold {Threshold:0} (baseline {Baseline:0}); recent half slope {RecentSlope:0.0}, t={RecentT:0.0}; early {Early}, steep {Steep}, met {Met}")]
+    private static partial void LogWindowFitted(ILogger logger, string resource, double now, double count, double from, int samples, long requests,
+        double slope, double t, double rise, double threshold, double baseline, double recentSlope, double recentT, bool early, bool steep, bool met);
+
     /// <summary>" Grew since start-up: Owner +N (M now), ..." or nothing; the owners the census names.</summary>
     internal static string CulpritText(IReadOnlyList<CensusGrowth>? culprits)
     {

@@ -30,6 +30,9 @@ internal sealed partial class LeakWatchdog
 
         public LeakSuspicion Suspicion { get; } = new(time);
 
+        /// <summary>A cost per request: when its first figure was computed (enough requests over the lag); NaN before.</summary>
+        public double CostSince { get; set; } = double.NaN;
+
         /// <summary>Timers and the thread-pool queue: owners are counted by a census, and the growth since its baseline names the culprit.</summary>
         public bool Census { get; } = resource is WatchedResource.Timers or WatchedResource.ThreadPoolQueue;
 

@@ -38,6 +38,9 @@ internal sealed partial class LeakWatchdog
     private readonly double[] _windowConnectionsOpened;
     private readonly double[] _windowReloads;
     private readonly double[] _windowProgress;
+
+    // All zeros: stands for the load envelope and the connections opened in a cost's early fit, which leaves them out.
+    private readonly double[] _windowNone;
     private double _startSeconds = double.NaN;
     private volatile bool _warmingUp = true;
 
@@ -59,6 +62,7 @@ internal sealed partial class LeakWatchdog
         _windowConnectionsOpened = new double[ring.Capacity];
         _windowReloads = new double[ring.Capacity];
         _windowProgress = new double[ring.Capacity];
+        _windowNone = new double[ring.Capacity];
         meterFactory.Create(LbProxyMeter.Name).CreateObservableGauge(
             SuspectName,
             ObserveSuspects,
@@ -232,7 +236,8 @@ internal sealed partial class LeakWatchdog
         var reading = new LeakReading(now, watch.Count[row], watch.InFlight[row], RecentMean(watch, seq), progress);
         // A hold is whole samples: samples come every SampleInterval give or take the sampler's jitter, and one that
         // came a few milliseconds early must not cost a whole interval (a steep hold of 4 s took 6 s: 3.98 < 4).
-        var holdFor = (hit is { Steep: true } ? options.HoldFor / SteepHoldDivisor : options.HoldFor) - (options.SampleInterval / 2);
+        var holdFor = hit is { Overwhelming: true } ? TimeSpan.Zero
+            : (hit is { Steep: true } ? options.HoldFor / SteepHoldDivisor : options.HoldFor) - (options.SampleInterval / 2);
         switch (watch.Suspicion.Advance(reading, hit, holdFor, options.ClearFor))
         {
             case LeakTransition.Declared:

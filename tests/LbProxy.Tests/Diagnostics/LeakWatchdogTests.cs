@@ -12,7 +12,7 @@ namespace LbProxy.Tests.Diagnostics;
 /// each: the story's leak is flagged within 10,000 requests at steady and at ramping load, a leak of one timer per
 /// 100 requests is flagged later, and healthy traffic, a burst and a reload storm raise nothing.
 /// </summary>
-public sealed class LeakWatchdogTests
+public sealed class LeakWatchdogTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly int[] SeedValues = [1, 2, 3, 4, 5];
 
@@ -76,9 +76,98 @@ public sealed class LeakWatchdogTests
 
         var flaggedAt = harness.RunUntilSuspect(WatchedResource.CpuPerRequest, maxSeconds: 120);
 
+        output.WriteLine($"flagged at {harness.Process.Now} s: {(harness.Logs.Count > 0 ? harness.Logs.LatestRecord.Message : "no warning")}");
         Assert.NotNull(flaggedAt);
         Assert.InRange(harness.Process.Now, 1, 60);
         Assert.False(harness.Watchdog.IsSuspect(WatchedResource.Timers));
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Observe_CpuPerRequestRisingFromTheFirstRequestOnABusyMachine_SuspectsCpuPerRequestLater(int seed)
+    {
+        // The same leak where CPU per request at rest is 2,155 µs (the whole suite's figure, clean-clone CI) and wanders by
+        // 10% as other processes come and go, the leak's own cost not growing with it: a rise of half the baseline takes
+        // three times as many requests, and is flagged later (76-104 s and once 120+ s on these seeds), not missed.
+        using var harness = new Harness(seed) { Process = { Rps = 250, CpuMicrosPerRequest = 2155, CpuWander = 0.10, CpuLeakMicrosPer1000Requests = 135 } };
+
+        var flaggedAt = harness.RunUntilSuspect(WatchedResource.CpuPerRequest, maxSeconds: 240);
+
+        output.WriteLine($"flagged at {harness.Process.Now} s: {(harness.Logs.Count > 0 ? harness.Logs.LatestRecord.Message : "no warning")}");
+        Assert.NotNull(flaggedAt);
+        Assert.InRange(harness.Process.Now, 1, 180);
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Observe_CpuPerRequestRisingSlowly_SuspectsCpuPerRequestLater(int seed)
+    {
+        // 10 µs per 1,000 requests from 1,000 µs: not steep, never judged early, flagged by the whole model with the whole hold.
+        using var harness = new Harness(seed) { Process = { Rps = 250, CpuLeakMicrosPer1000Requests = 10 } };
+
+        var flaggedAt = harness.RunUntilSuspect(WatchedResource.CpuPerRequest, maxSeconds: 400);
+        output.WriteLine($"flagged at {harness.Process.Now} s: {(harness.Logs.Count > 0 ? harness.Logs.LatestRecord.Message : "no warning")}");
+
+        Assert.NotNull(flaggedAt);
+        Assert.InRange(harness.Process.Now, 60, 400);
+    }
+
+    public static TheoryData<string, double, int> HealthyStarts
+    {
+        get
+        {
+            var data = new TheoryData<string, double, int>();
+            foreach (var seed in SeedValues)
+            {
+                foreach (var rps in new[] { 250.0, 2000.0 })
+                {
+                    data.Add("noisy", rps, seed);
+                    data.Add("decaying", rps, seed);
+                    data.Add("tier-up", rps, seed);
+                    data.Add("rising", rps, seed);
+                }
+            }
+
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(HealthyStarts))]
+    public void Observe_HealthyStartUnderLoad_SuspectsNothing(string shape, double rps, int seed)
+    {
+        // noisy: a busy machine, CPU per request wandering by 10% (measured on this machine at a load average of 20-27: 541
+        // to 774 µs over 70 s at 250 requests/s); decaying: the first requests cost three times as much, falling off over
+        // 30 s; tier-up: a rise by 30% over the first 25 s that then stays, on a machine wandering by 5%; rising: a rise to
+        // more than twice the first figure over 18 s, then a level wandering by 8%.
+        using var harness = new Harness(seed) { Process = { Rps = rps } };
+        switch (shape)
+        {
+            case "noisy":
+                harness.Process.CpuWander = 0.10;
+                break;
+            case "decaying":
+                harness.Process.CpuStartUpExcess = 2;
+                harness.Process.CpuStartUpSeconds = 30;
+                break;
+            case "tier-up":
+                harness.Process.CpuTierUpRise = 0.3;
+                harness.Process.CpuWander = 0.05;
+                break;
+            default:
+                // As measured on the built proxy at 250 requests/s, healthy, under a load average of 20-27: about 220 µs
+                // per request at first, 700 after 18 s, then wandering.
+                harness.Process.CpuMicrosPerRequest = 300;
+                harness.Process.CpuStartUpExcess = 0;
+                harness.Process.CpuTierUpRise = 1.33;
+                harness.Process.CpuTierUpSeconds = 18;
+                harness.Process.CpuWander = 0.08;
+                break;
+        }
+
+        harness.RunHealthy(300);
+
+        Assert.Equal(0, harness.Warnings);
     }
 
     [Theory]

@@ -14,6 +14,8 @@ internal sealed class SyntheticProcess(int seed)
 
     private readonly Random _random = new(seed);
     private readonly Random _costNoise = new(seed + 1000); // its own stream: the other series stay as they were
+    private readonly Random _wanderNoise = new(seed + 2000);
+    private double _wander;
     private double _now;
     private long _completed;
     private long _opened;
@@ -37,6 +39,25 @@ internal sealed class SyntheticProcess(int seed)
     /// </summary>
     public double CpuMicrosPerRequest { get; set; } = 1000;
 
+    /// <summary>The start-up transient: how much more the first requests cost (0.4: 40%), falling off linearly over <see cref="CpuStartUpSeconds"/>.</summary>
+    public double CpuStartUpExcess { get; set; } = 0.4;
+
+    public double CpuStartUpSeconds { get; set; } = 20;
+
+    /// <summary>
+    /// A healthy rise at start that levels off (tier-up through instrumented code, the GC starting): the cost rises by
+    /// this share of <see cref="CpuMicrosPerRequest"/> over <see cref="CpuTierUpSeconds"/>, then stays.
+    /// </summary>
+    public double CpuTierUpRise { get; set; }
+
+    public double CpuTierUpSeconds { get; set; } = 25;
+
+    /// <summary>
+    /// A busy machine: the cost wanders slowly (a random walk pulled back to the level, time constant about 20 s) with
+    /// this standard deviation relative to the level, as other processes come and go.
+    /// </summary>
+    public double CpuWander { get; set; }
+
     /// <summary>CPU microseconds each request adds to every later one (a handler per request on a static event).</summary>
     public double CpuLeakMicrosPer1000Requests { get; set; }
 
@@ -50,6 +71,8 @@ internal sealed class SyntheticProcess(int seed)
     public void FreeLeak() => _leakedTimers = 0;
 
     public void Reload() => _generation++;
+
+    private double Gaussian() => Math.Sqrt(-2 * Math.Log(1 - _wanderNoise.NextDouble())) * Math.Cos(2 * Math.PI * _wanderNoise.NextDouble());
 
     /// <summary>Writes the next sample into <paramref name="ring"/> and lets <paramref name="watchdog"/> judge it.</summary>
     public void Step(SampleRing ring, LeakWatchdog watchdog)
@@ -65,8 +88,16 @@ internal sealed class SyntheticProcess(int seed)
 
         var clientConnections = 8 + (ExtraInFlight > 0 ? ExtraInFlight : 0);
         _opened += ExtraInFlight > 0 ? ExtraInFlight / 4 : _random.Next(0, 2);
-        var startUp = _now < 20 ? 1 + (0.4 * (20 - _now) / 20) : 1;
-        var cost = (CpuMicrosPerRequest * startUp * (0.95 + (0.1 * _costNoise.NextDouble()))) + (CpuLeakMicrosPer1000Requests * _completed / 1000);
+        var startUp = _now < CpuStartUpSeconds ? 1 + (CpuStartUpExcess * (CpuStartUpSeconds - _now) / CpuStartUpSeconds) : 1;
+        var tierUp = 1 + (CpuTierUpRise * Math.Min(1, _now / CpuTierUpSeconds));
+        if (CpuWander > 0)
+        {
+            // AR(1) with a coefficient of 0.9 per 2 s: stationary deviation CpuWander.
+            _wander = (0.9 * _wander) + (CpuWander * Math.Sqrt(1 - (0.9 * 0.9)) * Gaussian());
+        }
+
+        var cost = (CpuMicrosPerRequest * startUp * tierUp * Math.Max(0.2, 1 + _wander) * (0.95 + (0.1 * _costNoise.NextDouble())))
+            + (CpuLeakMicrosPer1000Requests * _completed / 1000);
         _cpuSeconds += requests * cost / 1e6;
         _allocated += requests * (4096 + _costNoise.Next(0, 256));
         _sawtooth = _sawtooth > 48 ? 0 : _sawtooth + (Rps * Interval / 100);

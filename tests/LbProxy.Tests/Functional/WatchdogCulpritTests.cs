@@ -68,7 +68,7 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
     public async Task Leak_HandlerPerRequestOnAStaticEvent_FlaggedAsCpuPerRequest()
     {
         await using var origins = await TestOrigins.StartAsync(2);
-        await using var proxy = await StartAsync(origins, "event");
+        await using var proxy = await StartAsync(origins, "event", logFits: true);
         using var client = Client(proxy);
         await using var traffic = new RatedTraffic(client, 250, maxRequests: 250 * 120, bound: TimeSpan.FromSeconds(120));
 
@@ -78,13 +78,14 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
             output.WriteLine($"{traffic.Elapsed.TotalSeconds:F0} s, {traffic.Sent} requests: " + string.Join(", ", resources.Skip(5).Select(r => $"{r!["resource"]} {r["state"]} {(double)r["current"]!:F0}")));
         });
         output.WriteLine($"event at 250/s: cpu_per_request flagged after {flagged.Requests} requests, {flagged.Seconds:F0} s");
-        output.WriteLine(string.Join('\n', proxy.StandardOutput.Where(l => l.Contains("Suspected leak", StringComparison.Ordinal))));
-        // The issue's target is 60 s, an open one: measured 47-58 s from the first request on this 2-core machine with
-        // other tests beside it, 62 s with two more, and 71 s in the full suite (clean-clone CI, 12:05 UTC), where the
-        // CPU per request at rest doubled (2,155 µs): the threshold is a tenth of it, so the same leak was no longer
-        // steep, and took the whole HoldFor. What this asserts is the mechanism: it is flagged as a cost per request,
-        // within the warm-up, ten samples and the whole hold, restarted once (about 90 s).
-        Assert.InRange(flagged.Seconds, 1, 100);
+        output.WriteLine(string.Join('\n', proxy.StandardOutput.Where(l => l.Contains("Suspected leak", StringComparison.Ordinal) || l.Contains("Fit cpu_per_request", StringComparison.Ordinal))));
+        // The issue's target is 60 s. Measured one run at a time on this 2-core machine under a load average of 15-24 from
+        // other sessions (14:29-14:32 UTC): 27, 28, 31 and 52 s from the first request, 28 and 30 s beside a full-load
+        // healthy run of the proxy (14:52-14:54 UTC); the 52 s run missed the first rise
+        // (the leak's CPU per request rises in an S: a pause of about 10 s as its handlers tier up) and was flagged on the
+        // second. A bound is not a timing: an intermediate rule took 71 s, and the whole suite raises the level at rest
+        // (2,155 µs in a clean-clone CI run, 500-700 µs here), which slows a rise of half of it (docs/leaks.md).
+        Assert.InRange(flagged.Seconds, 1, 90);
 
         // No timer, thread or connection grew: those stay unflagged.
         var scrape = await MetricsScrape.TakeAsync(client);
@@ -96,7 +97,7 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
     public async Task Healthy_ColdStartUnderFullLoad_FlagsNothing()
     {
         await using var origins = await TestOrigins.StartAsync(2);
-        await using var proxy = await StartAsync(origins, "none");
+        await using var proxy = await StartAsync(origins, "none", logFits: true);
         using var client = Client(proxy);
 
         // Full load from the first request: 16 workers without pause (as fast as the machine goes) for 70 s.
@@ -114,6 +115,36 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
             Assert.InRange(load.Ok, 5000, int.MaxValue);
         }
 
+        output.WriteLine(string.Join('\n', proxy.StandardOutput.Where(l => l.Contains("Fit cpu_per_request", StringComparison.Ordinal))));
+        var status = JsonNode.Parse(await GetAsync(client, "/_lb/status"))!["watchdog"]!["resources"]!.AsArray();
+        Assert.All(status, r => Assert.Equal(0, (int)r!["episodes"]!));
+        Assert.DoesNotContain(proxy.StandardOutput, l => l.Contains("Suspected leak", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Healthy_ColdStartAtTheLeakTestsRate_FlagsNothing()
+    {
+        // The static-event leak test's traffic without the leak: 250 requests/s from the first request, for 70 s.
+        await using var origins = await TestOrigins.StartAsync(2);
+        await using var proxy = await StartAsync(origins, "none", logFits: true);
+        using var client = Client(proxy);
+        await using (var traffic = new RatedTraffic(client, 250, maxRequests: 250 * 75, bound: TimeSpan.FromSeconds(75)))
+        {
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(70))
+            {
+                var scrape = await MetricsScrape.TakeAsync(client);
+                var resources = JsonNode.Parse(await GetAsync(client, "/_lb/status"))!["watchdog"]!["resources"]!.AsArray();
+                output.WriteLine($"{traffic.Elapsed.TotalSeconds:F0} s, {traffic.Sent} requests: " + string.Join(", ", resources.Skip(5).Select(r => $"{r!["resource"]} {r["state"]} {(double)r["current"]!:F0}")));
+                Assert.Equal(0, scrape.Sum("lbproxy_watchdog_suspect"));
+                await Task.Delay(TimeSpan.FromSeconds(2));
+            }
+
+            output.WriteLine($"{traffic.Sent} requests at 250/s, {traffic.Failed} failed");
+            Assert.InRange(traffic.Sent, 250 * 50, 250 * 75);
+        }
+
+        output.WriteLine(string.Join('\n', proxy.StandardOutput.Where(l => l.Contains("Fit cpu_per_request", StringComparison.Ordinal))));
         var status = JsonNode.Parse(await GetAsync(client, "/_lb/status"))!["watchdog"]!["resources"]!.AsArray();
         Assert.All(status, r => Assert.Equal(0, (int)r!["episodes"]!));
         Assert.DoesNotContain(proxy.StandardOutput, l => l.Contains("Suspected leak", StringComparison.Ordinal));
@@ -153,7 +184,8 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
 
     private static HttpClient Client(ProxyProcess proxy) => new() { BaseAddress = proxy.Address, Timeout = Bound };
 
-    private Task<ProxyProcess> StartAsync(TestOrigins origins, string leak)
+    /// <summary>The proxy with the hook; <paramref name="logFits"/>: every cost window's fit in its log (event 7004), for the test's output.</summary>
+    private Task<ProxyProcess> StartAsync(TestOrigins origins, string leak, bool logFits = false)
     {
         var config = Path.Combine(_directory.FullName, "yarp.json");
         File.WriteAllText(config, TestConfig.CatchAll(origins.All));
@@ -164,7 +196,8 @@ public sealed class WatchdogCulpritTests(ITestOutputHelper output) : IDisposable
             ["LBPROXY_TEST_LEAK"] = leak,
         };
         return ProxyProcess.StartListeningAsync(_directory.FullName, environment, Bound,
-            ["--config", config, "--urls", "http://127.0.0.1:0", "--LbProxy:Control:ShutdownGrace", "00:00:00"]);
+            ["--config", config, "--urls", "http://127.0.0.1:0", "--LbProxy:Control:ShutdownGrace", "00:00:00",
+                .. logFits ? (string[])["--LbProxy:Watchdog:LogFits", "true", "--LbProxy:Logging:RepeatLimit", "0"] : []]);
     }
 
     /// <summary>
