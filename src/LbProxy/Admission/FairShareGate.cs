@@ -13,8 +13,12 @@ internal sealed class FairShareGate
     /// <summary>Connections holding this many slots or more share the last bucket (Kestrel's default allows 100 streams).</summary>
     private const int Buckets = 128;
 
+    /// <summary>Shares kept for reuse: over HTTP/1.1 a connection's share is dropped after each of its requests.</summary>
+    private const int SparesKept = 256;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<string, ConnectionShare> _byConnection = new(StringComparer.Ordinal);
+    private readonly Stack<ConnectionShare> _spares = new();
 
     /// <summary>Connections with waiters, by the slots they hold; within one, in the order they came to it.</summary>
     private readonly LinkedList<ConnectionShare>[] _waitingByHeld = new LinkedList<ConnectionShare>[Buckets];
@@ -45,7 +49,8 @@ internal sealed class FairShareGate
         {
             if (!_byConnection.TryGetValue(connection, out var share))
             {
-                share = new ConnectionShare(connection);
+                share = _spares.TryPop(out var spare) ? spare : new ConnectionShare();
+                share.Connection = connection;
                 _byConnection.Add(connection, share);
             }
 
@@ -171,6 +176,10 @@ internal sealed class FairShareGate
         if (share.Held == 0 && (share.Waiters is null || share.Waiters.Count == 0))
         {
             _byConnection.Remove(share.Connection);
+            if (_spares.Count < SparesKept)
+            {
+                _spares.Push(share); // its waiter list, empty, goes with it
+            }
         }
     }
 
@@ -178,13 +187,14 @@ internal sealed class FairShareGate
 }
 
 /// <summary>One client connection's slots held and requests waiting at a <see cref="FairShareGate"/>.</summary>
-internal sealed class ConnectionShare(string connection)
+internal sealed class ConnectionShare
 {
-    public string Connection { get; } = connection;
+    /// <summary>The client connection's id; a share is reused for another connection once it holds and waits for nothing.</summary>
+    public string Connection { get; internal set; } = string.Empty;
 
     internal int Held { get; set; }
 
-    /// <summary>Made at the first wait: most connections never wait, and a share is made per request over HTTP/1.1.</summary>
+    /// <summary>Made at the first wait: most connections never wait.</summary>
     internal LinkedList<FairShareWaiter>? Waiters { get; set; }
 
     /// <summary>Its place among the connections with waiters; null when it has none.</summary>

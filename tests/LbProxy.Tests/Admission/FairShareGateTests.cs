@@ -18,6 +18,29 @@ public sealed class FairShareGateTests
     }
 
     [Fact]
+    public void ASharePutBackAndTakenByAnotherConnection_CarriesNothingOver()
+    {
+        // Over HTTP/1.1 each request's share is put back when it ends and reused for the next connection's.
+        var gate = new FairShareGate();
+        var (first, _) = gate.Enter("first", 1);
+        gate.Release(first, 1);
+        var (flood, _) = gate.Enter("flood", 1); // the share "first" had
+        var floodWaiter = gate.Enter("flood", 1).Waiter!;
+        var (good, goodWaiter) = gate.Enter("good", 1);
+
+        Assert.Same(first, flood);
+        Assert.Equal("flood", flood.Connection);
+        gate.Release(flood, 1);
+        Assert.True(goodWaiter!.Completion.Task.IsCompleted); // "good" holds none: it goes first
+        Assert.False(floodWaiter.Completion.Task.IsCompleted);
+        gate.Release(good, 1);
+        Assert.True(floodWaiter.Completion.Task.IsCompleted);
+        gate.Release(floodWaiter.Share, 1);
+        Assert.Equal(0, gate.InFlight);
+        Assert.Equal(0, gate.Waiting);
+    }
+
+    [Fact]
     public void FreedSlot_GoesToTheConnectionHoldingFewest_NotTheFirstToWait()
     {
         // A flooding connection holds the only slot and queues nine more; a well-behaved one then asks once.
