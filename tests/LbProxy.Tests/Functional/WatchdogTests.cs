@@ -94,5 +94,8 @@ public sealed class WatchdogTests(ITestOutputHelper output)
         .Route("slow", "slow", "/slow/{**path}")
         .Cluster("images", origins.All, metadata: new JsonObject { ["Marker"] = marker })
         .Cluster("slow", slow.All)
+        // The burst is 2,000 requests in flight at one origin: above the edge's default cap of a cluster's requests in
+        // flight (512 a destination), whose 503s are not what this test is about.
+        .LbProxy("Forwarding", new JsonObject { ["MaxRequestsPerDestination"] = Burst + 100 })
         .ToJson();
 }
