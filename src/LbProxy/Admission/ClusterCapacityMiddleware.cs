@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using LbProxy.Edge;
 using LbProxy.Forwarding;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Model;
@@ -35,9 +36,19 @@ internal sealed class ClusterCapacityMiddleware(
         var gate = _gates.GetValue(cluster, static _ => new FairShareGate());
         // A request made without a client connection (a context built in-process) shares one turn.
         var (share, waiter) = gate.Enter(context.Connection.Id ?? string.Empty, capacity);
-        return waiter is null
-            ? ForwardAsync(context, gate, share, capacity)
-            : WaitThenForwardAsync(context, gate, share, waiter, capacity, cluster.ClusterId);
+        if (waiter is not null)
+        {
+            return WaitThenForwardAsync(context, gate, share, waiter, capacity, cluster.ClusterId);
+        }
+
+        if (ProxyRequestEnd.IsRun(context))
+        {
+            // The proxy pipeline's first stage gives the slot back when the request ends: no async frame here.
+            CapacitySlot.Hold(context, gate, share, capacity);
+            return next(context);
+        }
+
+        return ForwardAsync(context, gate, share, capacity);
     }
 
     /// <summary>
@@ -117,5 +128,31 @@ internal sealed class ClusterCapacityMiddleware(
         response.Headers.CacheControl = "no-store";
         response.ContentType = "text/plain; charset=utf-8";
         return response.WriteAsync($"503 cluster '{clusterId}' is at the proxy's request capacity: waited too long for a turn\n", context.RequestAborted);
+    }
+}
+
+/// <summary>A slot of a <see cref="FairShareGate"/> held by a request, given back when the request ends; one per Kestrel request object, reused.</summary>
+internal sealed class CapacitySlot : ServerRequestScoped<CapacitySlot>, IProxyRequestEndAction
+{
+    private FairShareGate? _gate;
+    private ConnectionShare? _share;
+    private int _capacity;
+
+    public static void Hold(HttpContext context, FairShareGate gate, ConnectionShare share, int capacity)
+    {
+        var slot = Rent(context.Features);
+        slot._gate = gate;
+        slot._share = share;
+        slot._capacity = capacity;
+        ProxyRequestEnd.Leave(context, slot);
+    }
+
+    public void RequestEnded(HttpContext context)
+    {
+        var (gate, share, capacity) = (_gate!, _share!, _capacity);
+        _gate = null;
+        _share = null;
+        Return();
+        gate.Release(share, capacity);
     }
 }

@@ -1,3 +1,4 @@
+using LbProxy.Edge;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
@@ -18,18 +19,28 @@ internal sealed class ProxyMetricsMiddleware(RequestDelegate next, ProxyMetrics 
         var start = time.GetTimestamp();
         live.Started();
         var exchange = metrics.Enabled ? ProxyExchange.Begin(context) : null;
+        ProxyRequestEnd.Begin(context); // this frame awaits the whole pipeline: the stages below leave their end here
+        var failed = false;
         try
         {
             await next(context);
         }
         catch
         {
-            // The server turns an unhandled exception into a 500 after we return; count it as such.
-            Record(context, StatusCodes.Status500InternalServerError, start, exchange);
+            failed = true; // the server turns an unhandled exception into a 500 after we return; counted as such
             throw;
         }
-
-        Record(context, context.Response.StatusCode, start, exchange);
+        finally
+        {
+            try
+            {
+                Record(context, failed ? StatusCodes.Status500InternalServerError : context.Response.StatusCode, start, exchange);
+            }
+            finally
+            {
+                ProxyRequestEnd.End(context);
+            }
+        }
     }
 
     private void Record(HttpContext context, int statusCode, long start, ProxyExchange? exchange)
