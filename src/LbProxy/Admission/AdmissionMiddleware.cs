@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using System.Globalization;
 using LbProxy.Images;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.LoadBalancing;
@@ -160,28 +159,14 @@ internal sealed partial class AdmissionMiddleware
 
     private Task ShedAsync(HttpContext context, ShedFeature shed, string clusterId, AdmissionSettings settings)
     {
-        context.Features.Set<IShedFeature>(shed);
-        _metrics.Shed(clusterId, shed.Reason);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
             LogShed(_logger, clusterId, shed.Reason);
         }
 
-        var response = context.Response;
-        if (shed == ShedFeature.ClientGone)
-        {
-            // Nobody reads this answer; the access log shows nginx's 499, "client closed request", not a 5xx of ours.
-            response.StatusCode = StatusCodeClientGone;
-            return Task.CompletedTask;
-        }
-
-        response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        response.Headers.RetryAfter = settings.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        response.Headers.CacheControl = "no-store";
-        response.ContentType = "text/plain; charset=utf-8";
-        return response.WriteAsync(shed == ShedFeature.QueueFull
+        return ShedAnswer.WriteAsync(context, _metrics, shed, clusterId, settings.RetryAfterSeconds, shed == ShedFeature.QueueFull
             ? $"503 cluster '{clusterId}' is at its limit and its queue is full\n"
-            : $"503 cluster '{clusterId}' is at its limit: waited too long for a slot\n", context.RequestAborted);
+            : $"503 cluster '{clusterId}' is at its limit: waited too long for a slot\n");
     }
 
     /// <summary>A 5xx or a failed forward: the origin's fault, a signal to lower an adaptive limit.</summary>
@@ -193,8 +178,6 @@ internal sealed partial class AdmissionMiddleware
     private ILoadBalancingPolicy PolicyOf(Yarp.ReverseProxy.Configuration.ClusterConfig cluster) =>
         string.IsNullOrEmpty(cluster.LoadBalancingPolicy) ? _defaultPolicy
             : _policies.GetValueOrDefault(cluster.LoadBalancingPolicy) ?? _defaultPolicy;
-
-    internal const int StatusCodeClientGone = 499;
 
     [LoggerMessage(EventId = LogEvents.AdmissionShed, Level = LogLevel.Debug, Message = "Shed a request of cluster {Cluster}: {Reason}")]
     private static partial void LogShed(ILogger logger, string cluster, string reason);

@@ -112,23 +112,9 @@ internal sealed class ClusterCapacityMiddleware(
         await ForwardAsync(context, gate, share, capacity);
     }
 
-    private Task ShedAsync(HttpContext context, ShedFeature shed, string clusterId)
-    {
-        context.Features.Set<IShedFeature>(shed);
-        metrics.Shed(clusterId, shed.Reason);
-        var response = context.Response;
-        if (shed == ShedFeature.ClientGone)
-        {
-            response.StatusCode = AdmissionMiddleware.StatusCodeClientGone; // nobody reads it; the access log's 499
-            return Task.CompletedTask;
-        }
-
-        response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        response.Headers.RetryAfter = "1";
-        response.Headers.CacheControl = "no-store";
-        response.ContentType = "text/plain; charset=utf-8";
-        return response.WriteAsync($"503 cluster '{clusterId}' is at the proxy's request capacity: waited too long for a turn\n", context.RequestAborted);
-    }
+    private Task ShedAsync(HttpContext context, ShedFeature shed, string clusterId) =>
+        ShedAnswer.WriteAsync(context, metrics, shed, clusterId, retryAfterSeconds: 1,
+            $"503 cluster '{clusterId}' is at the proxy's request capacity: waited too long for a turn\n");
 }
 
 /// <summary>A slot of a <see cref="FairShareGate"/> held by a request, given back when the request ends; one per Kestrel request object, reused.</summary>
