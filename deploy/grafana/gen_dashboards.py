@@ -365,8 +365,15 @@ upstreams = dashboard(
         panel("Queue wait p50 / p99", "Time requests that queued waited for a slot (0 while none queue). Near Concurrency.QueueTimeout: requests are timing out of the queue too.",
               "s", [(f'{queue_wait("0.5")} or {ZERO_PER_CLUSTER}', "p50 {{cluster}}"),
                     (f'{queue_wait("0.99")} or {ZERO_PER_CLUSTER}', "p99 {{cluster}}")]),
+        panel("Edge capacity per cluster", "Proxied requests of each cluster holding a slot of the edge's own cap "
+              "(LbProxy:Forwarding:MaxRequestsPerDestination for each available destination), against the cap, and those "
+              "waiting for a turn. At the cap: a flood of client streams is held at the edge; waits past CapacityQueueTimeout "
+              "are shed as cluster_capacity.",
+              "short", [(f'sum by (cluster) (lbproxy_cluster_capacity_in_flight{s(US)})', "in flight {{cluster}}"),
+                        (f'min by (cluster) (lbproxy_cluster_capacity_limit{s(US)})', "cap {{cluster}}"),
+                        (f'sum by (cluster) (lbproxy_cluster_capacity_waiting{s(US)})', "waiting {{cluster}}")]),
         panel("Shed requests by reason", "Requests answered by LbProxy instead of forwarded, per second: queue_full and queue_timeout "
-              "(503 with Retry-After), client_gone (left while queued), rate_limited (429). 0 when none.",
+              "(503 with Retry-After), client_gone (left while queued), rate_limited (429), cluster_capacity (the edge's cap, 503). 0 when none.",
               "reqps", [(f'sum by (cluster, reason) (rate(lbproxy_shed_requests_total{s(US)}[{RI}])) or {ZERO_PER_CLUSTER}',
                          "{{cluster}} {{reason}}")], stack=True),
         panel("Degraded formats", "Requests sent upstream one class cheaper than negotiated (Concurrency.DegradeFormats), by from -> to, "

@@ -13,6 +13,7 @@ internal static class AdmissionExtensions
         services.AddSingleton(static sp => new AdmissionGates(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<AdmissionState>();
         services.AddSingleton<AdmissionMetrics>();
+        services.AddSingleton<ClusterCapacityGates>();
         services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<AdmissionMetrics>());
         services.AddStatusSection<AdmissionState, IReadOnlyList<AdmissionClusterStatus>>(
             "admission",

@@ -1,8 +1,6 @@
-using System.Runtime.CompilerServices;
 using LbProxy.Edge;
 using LbProxy.Forwarding;
 using Microsoft.Extensions.Options;
-using Yarp.ReverseProxy.Model;
 
 namespace LbProxy.Admission;
 
@@ -20,20 +18,19 @@ namespace LbProxy.Admission;
 internal sealed class ClusterCapacityMiddleware(
     RequestDelegate next,
     IOptionsMonitor<ForwardingOptions> options,
+    ClusterCapacityGates gates,
     AdmissionMetrics metrics)
 {
-    private readonly ConditionalWeakTable<ClusterState, FairShareGate> _gates = new();
-
     public Task Invoke(HttpContext context)
     {
         var proxy = context.GetReverseProxyFeature();
-        var capacity = Capacity(options.CurrentValue, proxy.AvailableDestinations.Count);
+        var capacity = gates.CapacityFor(proxy.AvailableDestinations.Count);
         if (capacity <= 0 || proxy.Route.Cluster is not { } cluster)
         {
             return next(context);
         }
 
-        var gate = _gates.GetValue(cluster, static _ => new FairShareGate());
+        var gate = gates.For(cluster);
         // A request made without a client connection (a context built in-process) shares one turn.
         var (share, waiter) = gate.Enter(context.Connection.Id ?? string.Empty, capacity);
         if (waiter is not null)
