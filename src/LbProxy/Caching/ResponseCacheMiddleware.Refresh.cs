@@ -107,10 +107,14 @@ internal sealed partial class ResponseCacheMiddleware
         }
     }
 
-    /// <summary>The refresh's own context: what the rest of the pipeline and YARP's forwarder read, copied now.</summary>
     /// <summary>What a refresh's connection is called (by the cluster capacity's fair share, for one).</summary>
     internal const string RefreshConnectionId = "lbproxy-refresh";
 
+    /// <summary>
+    /// The refresh's own context: what the rest of the pipeline and YARP's forwarder read, copied now. The client's
+    /// address and forwarding headers go with it, as nginx's background update sends them: the refresh is made on
+    /// behalf of the request that found the entry stale.
+    /// </summary>
     private DefaultHttpContext RefreshContext(HttpContext client, Endpoint endpoint, RouteModel route, ClusterState cluster)
     {
         var source = client.Request;
