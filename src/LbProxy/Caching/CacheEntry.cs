@@ -15,8 +15,9 @@ internal sealed class CacheEntry
     /// the hot set's table (and its share of the table's buckets), the body's object and its array's header.
     /// Measured: <c>HotSetTests.Charge_CoversTheManagedBytesAnEntryTakes_WithNginxsHeaders</c> costs 8,736 bytes an
     /// entry for an 8 KiB body with nginx's eight headers (its own: the headers' array, the ETag, the path; the other
-    /// values and the host shared), 288 of them beyond those; with the buckets' share, rounded up. It was 651 before
-    /// the body's lock object, the entry's dates as DateTimeOffset and the body's list of one array went.
+    /// values and the host shared), 288 of them beyond those; with the buckets' share, rounded up. It was 651, the key's
+    /// host and path (104) included, before the body's lock object, the entry's DateTimeOffset fields and the body's
+    /// list of one array went.
     /// </summary>
     public const int Overhead = 320;
 
