@@ -7,7 +7,8 @@ namespace LbProxy.Caching;
 /// allocated to its exact size, so a 4 KiB image holds 4 KiB): filled once by the request that went to the origin,
 /// read meanwhile by the requests collapsed onto it, then held by the hot set. Reference counted: the filler's (then
 /// the hot set's) reference and one per reader; the pooled arrays go back to the pool when the last is released,
-/// never while a reader may still be copying from them.
+/// never while a reader may still be copying from them. Its state is guarded by locking the body itself, which
+/// no other code locks: a lock object of its own was 48 bytes more for every stored response.
 /// </summary>
 internal sealed class CacheBody
 {
@@ -20,34 +21,40 @@ internal sealed class CacheBody
     /// </summary>
     private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(ChunkSize, 512);
 
-    private readonly Lock _lock = new();
-    private readonly long _expected;
+    /// <summary>The length a body of known length has, or the most a growing one may take (<see cref="_known"/> false).</summary>
     private readonly long _max;
-    private byte[][] _chunks;
-    private int _chunkCount;
+    private readonly bool _known;
+
+    /// <summary>
+    /// The first array, and the others in <see cref="_rest"/> (index 0 holding the second): most bodies are one array,
+    /// and an array of one array would cost them 32 bytes more.
+    /// </summary>
+    private byte[]? _first;
+    private byte[]?[]? _rest;
     private long _length;
-    private int _state; // 0 filling, 1 complete, 2 failed
+    private byte _state; // 0 filling, 1 complete, 2 failed
     private TaskCompletionSource? _more;
     private int _refs = 1;
 
-    private CacheBody(long expected, long max)
+    private CacheBody(bool known, long max)
     {
-        _expected = expected;
+        _known = known;
         _max = max;
-        _chunks = new byte[expected >= 0 ? Math.Max(1, (int)((expected + ChunkSize - 1) / ChunkSize)) : 4][];
+        var chunks = known ? (max + ChunkSize - 1) / ChunkSize : 0;
+        _rest = chunks > 1 ? new byte[chunks - 1][] : null;
     }
 
     /// <summary>A body whose length is known (Content-Length): readers may follow it while it fills.</summary>
-    public static CacheBody OfLength(long length) => new(length, length);
+    public static CacheBody OfLength(long length) => new(known: true, length);
 
     /// <summary>A body of unknown length, at most <paramref name="max"/> bytes: read only once complete.</summary>
-    public static CacheBody Growing(long max) => new(-1, max);
+    public static CacheBody Growing(long max) => new(known: false, max);
 
     /// <summary>The bytes received so far.</summary>
     public long Length => Volatile.Read(ref _length);
 
     /// <summary>The length a complete body has: Content-Length, or the bytes received once complete; -1 before.</summary>
-    public long ExpectedLength => _expected >= 0 ? _expected : IsComplete ? Length : -1;
+    public long ExpectedLength => _known ? _max : IsComplete ? Length : -1;
 
     public bool IsComplete => Volatile.Read(ref _state) == 1;
 
@@ -59,9 +66,9 @@ internal sealed class CacheBody
         get
         {
             long capacity = 0;
-            for (var i = 0; i < _chunkCount; i++)
+            for (var i = 0; i < ChunkCount; i++)
             {
-                capacity += _chunks[i].Length;
+                capacity += Chunk(i).Length;
             }
 
             return capacity;
@@ -72,7 +79,7 @@ internal sealed class CacheBody
     public bool Append(ReadOnlySpan<byte> data)
     {
         TaskCompletionSource? more;
-        lock (_lock)
+        lock (this)
         {
             if (_state != 0 || _length + data.Length > _max)
             {
@@ -86,19 +93,11 @@ internal sealed class CacheBody
                 var offset = (int)(_length % ChunkSize);
                 if (offset == 0)
                 {
-                    if (index == _chunks.Length)
-                    {
-                        Array.Resize(ref _chunks, _chunks.Length * 2); // growing bodies only: no reader before completion
-                    }
-
-                    var remaining = _expected - _length;
-                    _chunks[index] = _expected >= 0 && remaining < ChunkSize
-                        ? GC.AllocateUninitializedArray<byte>((int)remaining)
-                        : Pool.Rent(ChunkSize);
-                    _chunkCount = index + 1;
+                    var remaining = _max - _length;
+                    SetChunk(index, _known && remaining < ChunkSize ? GC.AllocateUninitializedArray<byte>((int)remaining) : Pool.Rent(ChunkSize));
                 }
 
-                var chunk = _chunks[index];
+                var chunk = Chunk(index);
                 var n = Math.Min(data.Length, Math.Min(chunk.Length, ChunkSize) - offset);
                 data[..n].CopyTo(chunk.AsSpan(offset));
                 data = data[n..];
@@ -118,9 +117,9 @@ internal sealed class CacheBody
     {
         TaskCompletionSource? more;
         bool complete;
-        lock (_lock)
+        lock (this)
         {
-            if (_state == 0 && (_expected < 0 || _length == _expected))
+            if (_state == 0 && (!_known || _length == _max))
             {
                 TrimLocked();
                 _state = 1;
@@ -142,7 +141,7 @@ internal sealed class CacheBody
     public void Fail()
     {
         TaskCompletionSource? more;
-        lock (_lock)
+        lock (this)
         {
             FailLocked();
             more = _more;
@@ -160,7 +159,7 @@ internal sealed class CacheBody
         while (true)
         {
             Task wait;
-            lock (_lock)
+            lock (this)
             {
                 if (_state == 2)
                 {
@@ -185,7 +184,7 @@ internal sealed class CacheBody
     {
         var index = (int)(offset / ChunkSize);
         var start = (int)(offset % ChunkSize);
-        var chunk = Volatile.Read(ref _chunks)[index];
+        var chunk = Chunk(index);
         var count = (int)Math.Min(Math.Min(chunk.Length, ChunkSize) - start, end - offset);
         return chunk.AsMemory(start, count);
     }
@@ -216,20 +215,18 @@ internal sealed class CacheBody
             return;
         }
 
-        lock (_lock)
+        lock (this)
         {
             FailLocked();
-            for (var i = 0; i < _chunkCount; i++)
+            for (var i = 0; i < ChunkCount; i++)
             {
-                if (_chunks[i].Length == ChunkSize)
+                if (Chunk(i).Length == ChunkSize)
                 {
-                    Pool.Return(_chunks[i]);
+                    Pool.Return(Chunk(i));
                 }
 
-                _chunks[i] = [];
+                SetChunk(i, []); // a released body holds nothing: its capacity is 0
             }
-
-            _chunkCount = 0;
         }
     }
 
@@ -258,17 +255,40 @@ internal sealed class CacheBody
     /// <summary>A growing body's last pooled array swapped for one of its exact size: only before any reader sees it.</summary>
     private void TrimLocked()
     {
-        if (_expected >= 0 || _chunkCount == 0)
+        if (_known || ChunkCount == 0)
         {
             return;
         }
 
-        var last = _chunks[_chunkCount - 1];
-        var used = (int)(_length - ((long)(_chunkCount - 1) * ChunkSize));
+        var last = Chunk(ChunkCount - 1);
+        var used = (int)(_length - ((long)(ChunkCount - 1) * ChunkSize));
         if (used < last.Length)
         {
-            _chunks[_chunkCount - 1] = last.AsSpan(0, used).ToArray();
+            SetChunk(ChunkCount - 1, last.AsSpan(0, used).ToArray());
             Pool.Return(last);
         }
+    }
+
+    /// <summary>The arrays holding bytes: every array is written as soon as it is taken, so those of the length received.</summary>
+    private int ChunkCount => (int)((Length + ChunkSize - 1) / ChunkSize);
+
+    /// <summary>An array filled already (or the empty one of a released body).</summary>
+    private byte[] Chunk(int index) => index == 0 ? Volatile.Read(ref _first)! : Volatile.Read(ref _rest)![index - 1]!;
+
+    /// <summary>Under the lock. A growing body's list doubles as it needs: no reader before completion.</summary>
+    private void SetChunk(int index, byte[] chunk)
+    {
+        if (index == 0)
+        {
+            Volatile.Write(ref _first, chunk);
+            return;
+        }
+
+        if (_rest is null || index > _rest.Length)
+        {
+            Array.Resize(ref _rest, Math.Max(4, (_rest?.Length ?? 0) * 2));
+        }
+
+        _rest[index - 1] = chunk;
     }
 }

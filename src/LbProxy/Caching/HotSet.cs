@@ -8,14 +8,16 @@ namespace LbProxy.Caching;
 /// without a lock or a list move, and the hand that walks from the oldest entry towards the newest evicts the first
 /// one not hit since the hand last passed, clearing bits on its way. A scan of one-hit objects passes through
 /// without pushing out the hot ones, as with LRU it would (bench/cache.py compares both on a Zipf trace).
-/// The byte limit counts every entry's <see cref="CacheEntry.Charge"/> and is never exceeded: an entry is added
-/// only after enough others are out. Also the table of origin requests in flight, for collapsed forwarding.
+/// The byte limit counts every entry's <see cref="CacheEntry.Charge"/> and the values entries share (once each, see
+/// <see cref="SharedValues"/>), and is never exceeded: an entry is added only after enough others are out. Also the
+/// table of origin requests in flight, for collapsed forwarding.
 /// </summary>
 internal sealed class HotSet
 {
     private readonly ConcurrentDictionary<CacheKey, CacheEntry> _entries = new();
     private readonly ConcurrentDictionary<CacheKey, Flight> _flights = new();
     private readonly Lock _lock = new();
+    private readonly SharedValues _shared = new();
     private CacheEntry? _newest;
     private CacheEntry? _oldest;
     private CacheEntry? _hand;
@@ -39,6 +41,18 @@ internal sealed class HotSet
 
     public long Evictions => Interlocked.Read(ref _evictions);
 
+    /// <summary>How many distinct values the entries share (tests).</summary>
+    internal int SharedCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _shared.Count;
+            }
+        }
+    }
+
     /// <summary>The entry for a key, marked as hit; lock-free.</summary>
     public CacheEntry? Get(in CacheKey key)
     {
@@ -61,20 +75,25 @@ internal sealed class HotSet
         var added = false;
         lock (_lock)
         {
-            if (entry.Charge <= _limit)
+            // Alone in the hot set it takes at most its charge and all its shared values: then it fits once the
+            // others are out.
+            if (entry.Charge + entry.SharedBytes() <= _limit)
             {
+                // Its shared values are taken first, so that those of the entry it replaces (a refresh has the same
+                // ones) or of a victim stay in the table; the bytes of the new ones are counted as it is linked.
+                var shared = entry.Share(_shared);
                 if (_entries.TryGetValue(entry.Key, out var old))
                 {
                     RemoveLocked(old, ref released);
                 }
 
-                while (_bytes + entry.Charge > _limit && _oldest is not null)
+                while (_bytes + shared + entry.Charge > _limit && _oldest is not null)
                 {
                     RemoveLocked(SelectVictimLocked(), ref released);
                     Interlocked.Increment(ref _evictions);
                 }
 
-                LinkLocked(entry);
+                LinkLocked(entry, shared);
                 _entries[entry.Key] = entry;
                 added = true;
             }
@@ -95,7 +114,7 @@ internal sealed class HotSet
         List<CacheEntry>? released = null;
         lock (_lock)
         {
-            if (!entry.Linked)
+            if (!LinkedLocked(entry))
             {
                 return false;
             }
@@ -176,7 +195,10 @@ internal sealed class HotSet
         return hand;
     }
 
-    private void LinkLocked(CacheEntry entry)
+    /// <summary>Whether the entry is in the list: a linked one has a newer one, or is the newest.</summary>
+    private bool LinkedLocked(CacheEntry entry) => entry.Newer is not null || ReferenceEquals(_newest, entry);
+
+    private void LinkLocked(CacheEntry entry, long sharedBytes)
     {
         entry.Older = _newest;
         entry.Newer = null;
@@ -187,13 +209,12 @@ internal sealed class HotSet
 
         _newest = entry;
         _oldest ??= entry;
-        entry.Linked = true;
-        Interlocked.Add(ref _bytes, entry.Charge);
+        Interlocked.Add(ref _bytes, entry.Charge + sharedBytes);
     }
 
     private void RemoveLocked(CacheEntry entry, ref List<CacheEntry>? released)
     {
-        if (!entry.Linked)
+        if (!LinkedLocked(entry))
         {
             return;
         }
@@ -222,9 +243,8 @@ internal sealed class HotSet
         }
 
         entry.Newer = entry.Older = null;
-        entry.Linked = false;
         _entries.TryRemove(new KeyValuePair<CacheKey, CacheEntry>(entry.Key, entry));
-        Interlocked.Add(ref _bytes, -entry.Charge);
+        Interlocked.Add(ref _bytes, -(entry.Charge + entry.Unshare(_shared)));
         (released ??= []).Add(entry);
     }
 
