@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using LbProxy.Edge;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
@@ -13,12 +14,17 @@ internal static class CacheResponder
 {
     public const string CacheStatusHeader = "Cache-Status";
 
-    /// <summary>Response headers that belong to one connection or one answer, never stored or replayed.</summary>
+    /// <summary>
+    /// Response headers that belong to one connection or one answer, never stored or replayed. The request id and
+    /// HSTS are the edge's own, set on every answer (a hit too): stored, every hit carried the id of the miss that
+    /// stored it, and an entry stored over HTTPS would have sent HSTS over plain HTTP.
+    /// </summary>
     private static readonly HashSet<string> NotReplayed = new(StringComparer.OrdinalIgnoreCase)
     {
         HeaderNames.Connection, HeaderNames.KeepAlive, HeaderNames.TransferEncoding, HeaderNames.Upgrade,
         HeaderNames.ProxyAuthenticate, HeaderNames.Trailer, HeaderNames.TE, HeaderNames.ContentLength,
         HeaderNames.Age, CacheStatusHeader, HeaderNames.SetCookie, "Proxy-Connection",
+        WellKnownHeaders.RequestId, HeaderNames.StrictTransportSecurity,
     };
 
     /// <summary>The response headers worth storing, copied.</summary>

@@ -153,6 +153,8 @@ public sealed class CacheTests : IAsyncLifetime
         Assert.Contains("Accept", hit.Headers.Vary);
         Assert.Equal(await miss.Content.ReadAsByteArrayAsync(), await hit.Content.ReadAsByteArrayAsync());
         Assert.Equal("image/webp", hit.Content.Headers.ContentType?.MediaType);
+        // Each answer carries its own request's id (the access log's), never the one of the miss that stored it.
+        Assert.NotEqual(miss.Headers.GetValues("X-Request-Id").Single(), hit.Headers.GetValues("X-Request-Id").Single());
         Assert.False(plain.Headers.Contains("Cache-Status")); // a route without caching: untouched
         Assert.Equal(1, _origin.CountOf("/images/hit.jpg", "webp"));
         Assert.Equal(2, _origin.Requests);
