@@ -3,6 +3,7 @@
 
     python3 bench/bench.py cache               # about 6 minutes on 2 cores
     python3 bench/bench.py cache --quick       # about 3 minutes: shorter runs and trace (a check, not a figure)
+    python3 bench/bench.py cache --trace 200000   # a Zipf trace long enough for nginx's cache manager to wake in it
     python3 bench/bench.py cache --dry-run     # print the plan, start nothing
 
 Measures, for LbProxy (route /c/ cached, the rest not), nginx and HAProxy (both caching /c/ only), against one
@@ -49,10 +50,17 @@ def parse(argv):
     quick = "--quick" in argv
     dry = "--dry-run" in argv
     rest = [a for a in argv if a not in ("--quick", "--dry-run")]
+    trace = None
+    if "--trace" in rest:  # the Zipf trace's length: long enough that nginx's cache manager wakes during it
+        i = rest.index("--trace")
+        if i + 1 >= len(rest) or not rest[i + 1].isdigit() or int(rest[i + 1]) < 1000:
+            sys.exit("--trace wants a number of requests, at least 1000")
+        trace = int(rest[i + 1])
+        del rest[i:i + 2]
     # Its own ports (19300+), clear of bench.py compare (19100+) run by someone else at the same time.
     args = b.parse_args(["compare", "--targets", "lbproxy", "--files", "small.jpg,large.jpg", "--base-port", "19300"] + rest + (["--quick"] if quick else []))
     args.quick, args.dry_run = quick, dry
-    args.trace = 5_000 if quick else 30_000
+    args.trace = trace or (5_000 if quick else 30_000)
     args.files = ["c/small.jpg", "c/large.jpg"]
     return args
 
