@@ -1,6 +1,7 @@
 using LbProxy.Configuration;
 using LbProxy.Control;
 using LbProxy.Metrics;
+using Yarp.ReverseProxy.Transforms.Builder;
 
 namespace LbProxy.Admission;
 
@@ -14,6 +15,7 @@ internal static class AdmissionExtensions
         services.AddSingleton<AdmissionState>();
         services.AddSingleton<AdmissionMetrics>();
         services.AddSingleton<ClusterCapacityGates>();
+        services.AddSingleton<ITransformProvider, OriginResponseTimingTransformProvider>();
         services.AddSingleton<IClusterSeries>(static sp => sp.GetRequiredService<AdmissionMetrics>());
         services.AddStatusSection<AdmissionState, IReadOnlyList<AdmissionClusterStatus>>(
             "admission",

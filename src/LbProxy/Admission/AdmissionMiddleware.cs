@@ -91,15 +91,22 @@ internal sealed partial class AdmissionMiddleware
         }
 
         proxy.AvailableDestinations = destination; // a DestinationState is a list of itself: YARP's balancing passes it through
-        var started = settings.Adaptive ? _time.GetTimestamp() : 0;
-        var inFlight = settings.Adaptive ? AdmissionGate.SlotsOf(destination, settings.MaxPerDestination, _time).InFlight : 0;
+        OriginResponseTiming? timing = null;
+        var inFlight = 0;
+        if (settings.Adaptive)
+        {
+            timing = new OriginResponseTiming(_time.GetTimestamp());
+            context.Features.Set(timing); // a retry's next attempt sets its own
+            inFlight = AdmissionGate.SlotsOf(destination, settings.MaxPerDestination, _time).InFlight;
+        }
+
         try
         {
             await _next(context);
         }
         finally
         {
-            TimeSpan? rtt = settings.Adaptive && !context.RequestAborted.IsCancellationRequested ? _time.GetElapsedTime(started) : null;
+            TimeSpan? rtt = timing is not null && !context.RequestAborted.IsCancellationRequested ? timing.Latency(_time) : null;
             gate.Release(destination, settings, rtt, rtt is not null && OriginFailed(context), inFlight);
         }
     }

@@ -29,7 +29,8 @@ internal sealed record AdmissionClusterStatus(
             foreach (var (id, destination) in cluster.Destinations.OrderBy(static d => d.Key, StringComparer.Ordinal))
             {
                 var slots = AdmissionGate.PeekSlots(destination);
-                destinations.Add(new AdmissionDestinationStatus(id, slots?.InFlight ?? 0, slots?.LimitFor(settings) ?? settings.MaxPerDestination));
+                var latency = settings.Adaptive && slots?.Adaptive.LongRtt is > 0 and var seconds ? Math.Round(seconds * 1000, 1) : (double?)null;
+                destinations.Add(new AdmissionDestinationStatus(id, slots?.InFlight ?? 0, slots?.LimitFor(settings) ?? settings.MaxPerDestination, latency));
             }
 
             clusters.Add(new AdmissionClusterStatus(cluster.ClusterId, settings.MaxPerDestination, settings.MaxQueue,
@@ -40,8 +41,12 @@ internal sealed record AdmissionClusterStatus(
     }
 }
 
-/// <summary>One destination: requests holding its slots, and its limit now (fixed, or adaptive under the ceiling).</summary>
-internal sealed record AdmissionDestinationStatus(string Id, int InFlight, int Limit);
+/// <summary>
+/// One destination: requests holding its slots, its limit now (fixed, or adaptive under the ceiling), and on an
+/// adaptive cluster the latency the limit takes as the origin's usual (its long-term time to response headers, in
+/// ms; null until learned).
+/// </summary>
+internal sealed record AdmissionDestinationStatus(string Id, int InFlight, int Limit, double? LatencyMs);
 
 /// <summary>Source-generated JSON of this stage's status section (camelCase; the writer's conventions are Control's).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]

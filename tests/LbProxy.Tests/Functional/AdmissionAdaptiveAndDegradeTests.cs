@@ -62,6 +62,33 @@ public sealed class AdmissionAdaptiveAndDegradeTests
     }
 
     [Fact]
+    public async Task Adaptive_LearnsTheTimeToResponseHeaders_NotTheBodysTransfer()
+    {
+        // Twelve answers whose headers come at once and whose bodies take two seconds more (held at the origin, as a
+        // slow-reading client holds them at the edge): the latency the limit learns is the origin's time to answer,
+        // not how long the body took to pass. Counted whole, a slow-reading client made a fast origin look slow.
+        await using var origin = await CountingOrigin.StartAsync();
+        var config = new TestConfig()
+            .Route("images", "images", "/images/{**path}")
+            .Cluster("images", [("origin", origin.Address)], metadata: Limits(8, maxQueue: 1000, queueTimeout: "00:00:30", adaptive: true))
+            .ToJson();
+        await using var proxy = await TestProxy.StartAsync(config);
+        origin.Hold();
+        origin.Release(); // headers at once; only the second half of each body waits
+        var answers = Enumerable.Range(0, 12).Select(i => proxy.Client.GetByteArrayAsync($"/images/{i}.jpg?half=1&size=65536&cc=none")).ToList();
+        await Poll.UntilAsync(() => origin.Requests >= 8, TimeSpan.FromSeconds(20), "eight answers begun");
+        await Task.Delay(2_000);
+        origin.ReleaseRest();
+        var bodies = await Task.WhenAll(answers);
+
+        var destination = (await AdmissionStatusAsync(proxy))[0]!["destinations"]![0]!;
+        var latency = destination["latencyMs"]?.GetValue<double>();
+        Assert.All(bodies, static b => Assert.Equal(65536, b.Length));
+        Assert.NotNull(latency); // ten answers and 100 ms: one window learned
+        Assert.InRange(latency.Value, 0, 500);
+    }
+
+    [Fact]
     public async Task Degrade_Overload_SendsOnlyCheaperAcceptedClasses_AndShedsNone()
     {
         await using var origins = await ConvertersAsync(1, workers: 2, originalMs: 3, webpMs: 12, avifMs: 40);
