@@ -28,6 +28,27 @@ internal static class RawHttp
     public static Task<RawResponse> SendAsync(Uri server, string request) => SendAsync(server, Encoding.Latin1.GetBytes(request));
 
     /// <summary>
+    /// Sends <paramref name="request"/> (Latin-1) and reads everything the server sends until it closes the
+    /// connection: for pipelined requests whose last one says <c>Connection: close</c>, every answer. Reading only
+    /// the first and closing can abort the server's work on the next one before it began.
+    /// </summary>
+    public static async Task<string> ExchangeUntilClosedAsync(Uri server, string request)
+    {
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(Timeout);
+        await client.ConnectAsync(server.Host, server.Port, timeout.Token);
+        await using var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.Latin1.GetBytes(request), timeout.Token);
+        var received = new MemoryStream();
+        var buffer = new byte[8192];
+        while (await ReadAsync(stream, buffer, received, timeout.Token) > 0)
+        {
+        }
+
+        return Encoding.Latin1.GetString(received.ToArray());
+    }
+
+    /// <summary>
     /// Sends <paramref name="request"/> as it is and reads one response, framed by its <c>Content-Length</c>, its
     /// chunks, or the end of the connection; the connection may stay open on the server side.
     /// </summary>
