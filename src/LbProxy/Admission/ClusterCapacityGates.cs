@@ -40,8 +40,28 @@ internal sealed class ClusterCapacityGates
     public FairShareGate For(ClusterState cluster) =>
         _gates.TryGetValue(cluster, out var gate) ? gate : _gates.GetValue(cluster, static _ => new FairShareGate());
 
-    /// <summary>The cap in force for a cluster with <paramref name="destinations"/> available (0: off).</summary>
-    public int CapacityFor(int destinations) => ClusterCapacityMiddleware.Capacity(_options.CurrentValue, destinations);
+    /// <summary>The cap in force now for a cluster with <paramref name="destinations"/> available (0: off).</summary>
+    public int CapacityFor(int destinations) => Capacity(_options.CurrentValue, destinations);
+
+    /// <summary>
+    /// The cap in force for a cluster with <paramref name="destinations"/> available: <see cref="ForwardingOptions.MaxRequestsPerDestination"/>
+    /// each, and at most one below a destination's connection cap each; 0 when off.
+    /// </summary>
+    internal static int Capacity(ForwardingOptions forwarding, int destinations)
+    {
+        var each = forwarding.MaxRequestsPerDestination;
+        if (each <= 0)
+        {
+            return 0;
+        }
+
+        if (forwarding.MaxConnectionsPerDestination > 1)
+        {
+            each = Math.Min(each, forwarding.MaxConnectionsPerDestination - 1);
+        }
+
+        return (int)Math.Min(int.MaxValue, (long)each * Math.Max(1, destinations));
+    }
 
     private List<Measurement<int>> Observe(Func<FairShareGate?, int, int> read)
     {

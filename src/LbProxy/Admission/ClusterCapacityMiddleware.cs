@@ -48,26 +48,6 @@ internal sealed class ClusterCapacityMiddleware(
         return ForwardAsync(context, gate, share, capacity);
     }
 
-    /// <summary>
-    /// The cap in force for a cluster with <paramref name="destinations"/> available: <see cref="ForwardingOptions.MaxRequestsPerDestination"/>
-    /// each, and at most one below a destination's connection cap each; 0 when off.
-    /// </summary>
-    internal static int Capacity(ForwardingOptions forwarding, int destinations)
-    {
-        var each = forwarding.MaxRequestsPerDestination;
-        if (each <= 0)
-        {
-            return 0;
-        }
-
-        if (forwarding.MaxConnectionsPerDestination > 1)
-        {
-            each = Math.Min(each, forwarding.MaxConnectionsPerDestination - 1);
-        }
-
-        return (int)Math.Min(int.MaxValue, (long)each * Math.Max(1, destinations));
-    }
-
     private async Task ForwardAsync(HttpContext context, FairShareGate gate, ConnectionShare share, int capacity)
     {
         try

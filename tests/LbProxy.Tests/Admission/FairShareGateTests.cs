@@ -103,6 +103,6 @@ public sealed class FairShareGateTests
     {
         var options = new ForwardingOptions { MaxRequestsPerDestination = perDestination, MaxConnectionsPerDestination = connections };
 
-        Assert.Equal(expected, ClusterCapacityMiddleware.Capacity(options, destinations));
+        Assert.Equal(expected, ClusterCapacityGates.Capacity(options, destinations));
     }
 }

@@ -74,9 +74,7 @@ public sealed class LeakWatchdogTests(Xunit.Abstractions.ITestOutputHelper outpu
         // CPU per request rose by about 135 µs per 1,000 requests from about 1,000 µs.
         using var harness = new Harness(seed) { Process = { Rps = 250, CpuLeakMicrosPer1000Requests = 135 } };
 
-        var flaggedAt = harness.RunUntilSuspect(WatchedResource.CpuPerRequest, maxSeconds: 120);
-
-        output.WriteLine($"flagged at {harness.Process.Now} s: {(harness.Logs.Count > 0 ? harness.Logs.LatestRecord.Message : "no warning")}");
+        var flaggedAt = RunUntilCpuSuspect(harness, maxSeconds: 120);
         Assert.NotNull(flaggedAt);
         Assert.InRange(harness.Process.Now, 1, 60);
         Assert.False(harness.Watchdog.IsSuspect(WatchedResource.Timers));
@@ -91,9 +89,7 @@ public sealed class LeakWatchdogTests(Xunit.Abstractions.ITestOutputHelper outpu
         // three times as many requests, and is flagged later (76-104 s and once 120+ s on these seeds), not missed.
         using var harness = new Harness(seed) { Process = { Rps = 250, CpuMicrosPerRequest = 2155, CpuWander = 0.10, CpuLeakMicrosPer1000Requests = 135 } };
 
-        var flaggedAt = harness.RunUntilSuspect(WatchedResource.CpuPerRequest, maxSeconds: 240);
-
-        output.WriteLine($"flagged at {harness.Process.Now} s: {(harness.Logs.Count > 0 ? harness.Logs.LatestRecord.Message : "no warning")}");
+        var flaggedAt = RunUntilCpuSuspect(harness, maxSeconds: 240);
         Assert.NotNull(flaggedAt);
         Assert.InRange(harness.Process.Now, 1, 180);
     }
@@ -105,11 +101,18 @@ public sealed class LeakWatchdogTests(Xunit.Abstractions.ITestOutputHelper outpu
         // 10 µs per 1,000 requests from 1,000 µs: not steep, never judged early, flagged by the whole model with the whole hold.
         using var harness = new Harness(seed) { Process = { Rps = 250, CpuLeakMicrosPer1000Requests = 10 } };
 
-        var flaggedAt = harness.RunUntilSuspect(WatchedResource.CpuPerRequest, maxSeconds: 400);
-        output.WriteLine($"flagged at {harness.Process.Now} s: {(harness.Logs.Count > 0 ? harness.Logs.LatestRecord.Message : "no warning")}");
+        var flaggedAt = RunUntilCpuSuspect(harness, maxSeconds: 400);
 
         Assert.NotNull(flaggedAt);
         Assert.InRange(harness.Process.Now, 60, 400);
+    }
+
+    /// <summary>Runs until CPU per request is suspected (or the bound), and writes when and what the watchdog said.</summary>
+    private long? RunUntilCpuSuspect(Harness harness, int maxSeconds)
+    {
+        var flaggedAt = harness.RunUntilSuspect(WatchedResource.CpuPerRequest, maxSeconds);
+        output.WriteLine($"flagged at {harness.Process.Now} s: {(harness.Logs.Count > 0 ? harness.Logs.LatestRecord.Message : "no warning")}");
+        return flaggedAt;
     }
 
     public static TheoryData<string, double, int> HealthyStarts
